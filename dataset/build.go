@@ -1,0 +1,197 @@
+package dataset
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ipfs/go-cid"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// ErrUnsupportedFile is wrapped when Build meets something that is
+// neither a regular file nor a directory (symlink, device, socket, pipe).
+var ErrUnsupportedFile = errors.New("unsupported file type")
+
+// BuildStats counts what Build stored.
+type BuildStats struct {
+	Files  int   // regular files
+	Dirs   int   // directories below the root
+	Bytes  int64 // total file bytes
+	Chunks int   // chunks passed to put (a repeated chunk counts each time)
+}
+
+// maxChunkRecord bounds the encoded size of one Chunk inside an Entry;
+// Build uses it to stop early when a tree cannot fit in one manifest.
+const maxChunkRecord = 48
+
+// Build turns the file or directory tree at root into chunks and a
+// manifest. A regular file gives a single-file manifest whose only entry
+// is named after the file; a symlink at root itself is followed. A
+// directory is walked in sorted order: directories (including empty ones)
+// become Dir entries, regular files are chunked with params p (zero means
+// DefaultParams()), and anything else is an error wrapping
+// ErrUnsupportedFile that names the path. put is called once per chunk,
+// in order, with the chunk's CID and a freshly allocated slice that put
+// may keep. Memory stays bounded by about 2*p.Max plus the manifest. The
+// returned manifest is valid and fits in one block; when the tree needs
+// more than one manifest block, Build fails early with an error wrapping
+// ErrManifestTooLarge.
+func Build(root string, p Params, put func(c cid.Cid, data []byte) error) (*Manifest, BuildStats, error) {
+	ch, err := NewChunker(nil, p)
+	if err != nil {
+		return nil, BuildStats{}, err
+	}
+	b := &builder{put: put, ch: ch, m: &Manifest{}, size: protowire.SizeTag(1) + 1}
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, BuildStats{}, err
+	}
+	switch {
+	case fi.Mode().IsRegular():
+		name := filepath.Base(root)
+		if err := checkPath(name); err != nil || strings.Contains(name, "/") {
+			return nil, BuildStats{}, fmt.Errorf("%s: file name %q cannot name a dataset entry", root, name)
+		}
+		b.m.Single = true
+		b.size += protowire.SizeTag(2) + 1
+		err = b.addFile(root, name, fi)
+	case fi.IsDir():
+		err = b.walk(root, "")
+	default:
+		err = fmt.Errorf("%s: %w (%s)", root, ErrUnsupportedFile, kind(fi.Mode()))
+	}
+	if err != nil {
+		return nil, BuildStats{}, err
+	}
+	if _, err := b.m.Encode(); err != nil {
+		return nil, BuildStats{}, err
+	}
+	return b.m, b.stats, nil
+}
+
+// builder holds the state of one Build.
+type builder struct {
+	put     func(c cid.Cid, data []byte) error
+	ch      *Chunker
+	m       *Manifest
+	stats   BuildStats
+	size    int // encoded manifest size so far
+	scratch []byte
+}
+
+// walk adds the contents of directory dir, whose path in the dataset is
+// rel ("" for the root).
+func (b *builder) walk(dir, rel string) error {
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, de := range des {
+		full := filepath.Join(dir, de.Name())
+		path := de.Name()
+		if rel != "" {
+			path = rel + "/" + path
+		}
+		if err := checkPath(path); err != nil {
+			return fmt.Errorf("%s: cannot be stored: %w", full, err)
+		}
+		fi, err := de.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case fi.Mode().IsRegular():
+			err = b.addFile(full, path, fi)
+		case fi.IsDir():
+			if err = b.add(Entry{Path: path, Type: Dir, Mode: uint32(fi.Mode().Perm())}, full); err == nil {
+				b.stats.Dirs++
+				err = b.walk(full, path)
+			}
+		default:
+			err = fmt.Errorf("%s: %w (%s)", full, ErrUnsupportedFile, kind(fi.Mode()))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addFile chunks the regular file at full and adds its entry.
+func (b *builder) addFile(full, path string, fi fs.FileInfo) error {
+	f, err := os.Open(full)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	e := Entry{Path: path, Type: File, Mode: uint32(fi.Mode().Perm())}
+	b.ch.Reset(f)
+	for {
+		data, err := b.ch.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", full, err)
+		}
+		c := BlockCID(data)
+		if err := b.put(c, data); err != nil {
+			return fmt.Errorf("%s: storing chunk %d: %w", full, len(e.Chunks), err)
+		}
+		e.Chunks = append(e.Chunks, Chunk{CID: c, Size: int64(len(data))})
+		e.Size += int64(len(data))
+		b.stats.Chunks++
+		b.stats.Bytes += int64(len(data))
+		if b.size+len(e.Chunks)*maxChunkRecord > MaxBlockSize {
+			return b.tooLarge(full)
+		}
+	}
+	b.ch.Reset(nil)
+	if err := b.add(e, full); err != nil {
+		return err
+	}
+	b.stats.Files++
+	return nil
+}
+
+// add appends e to the manifest, keeping track of its encoded size.
+func (b *builder) add(e Entry, full string) error {
+	if len(b.m.Entries) >= MaxEntries {
+		return fmt.Errorf("%s: %w: more than %d entries", full, ErrManifestTooLarge, MaxEntries)
+	}
+	b.scratch = appendEntry(b.scratch[:0], &e)
+	b.size += protowire.SizeTag(3) + protowire.SizeBytes(len(b.scratch))
+	if b.size > MaxBlockSize {
+		return b.tooLarge(full)
+	}
+	b.m.Entries = append(b.m.Entries, e)
+	return nil
+}
+
+// tooLarge reports that the manifest outgrew one block at path full.
+func (b *builder) tooLarge(full string) error {
+	return fmt.Errorf("%w: the manifest passed %d bytes at %s (%d entries, %d chunks so far); publish the tree as several datasets",
+		ErrManifestTooLarge, MaxBlockSize, full, len(b.m.Entries), b.stats.Chunks)
+}
+
+// kind names a non-regular file mode for error messages.
+func kind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m&fs.ModeIrregular != 0:
+		return "irregular file"
+	}
+	return m.Type().String()
+}

@@ -1,0 +1,365 @@
+package dataset
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/ipfs/go-cid"
+)
+
+// DefaultWorkers is the number of concurrent chunk fetches Materialize
+// uses when MaterializeOptions.Workers is not positive.
+const DefaultWorkers = 4
+
+// ErrDestExists is wrapped when Materialize refuses to write over an
+// existing destination.
+var ErrDestExists = errors.New("destination exists")
+
+// MaterializeOptions tunes Materialize.
+type MaterializeOptions struct {
+	// Force writes over an existing destination: each file of the
+	// manifest replaces the file at its path (atomically, one by one),
+	// directories are created as needed and their modes set; paths of
+	// the destination that the manifest does not name are left alone.
+	Force bool
+	// Workers is the number of chunks fetched concurrently, which is
+	// also the number of chunks held in memory; DefaultWorkers if <= 0.
+	Workers int
+}
+
+// Materialize writes the dataset of manifest m at dest, fetching chunks
+// with get, which may be called concurrently and is not trusted: every
+// chunk is checked against its CID and size before it is written.
+//
+// Without opts.Force, an existing dest is refused with an error wrapping
+// ErrDestExists, except an empty directory for a directory dataset. A
+// fresh tree is built in a hidden temporary sibling of dest and renamed
+// into place at the end; a single file is written to a temporary sibling,
+// synced and renamed. On error the temporary files are removed, so dest
+// is either complete or untouched (with opts.Force, files already
+// replaced stay replaced). Missing parent directories of dest are
+// created and left in place. File and directory modes come from the
+// manifest; the root directory of a directory dataset gets mode 0o755.
+// Materialize returns only after every call to get has returned.
+func Materialize(m *Manifest, dest string, opts MaterializeOptions, get func(c cid.Cid) ([]byte, error)) error {
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	dest = filepath.Clean(dest)
+	fi, err := os.Lstat(dest)
+	exists := err == nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if exists && !opts.Force && !(!m.Single && fi.IsDir() && isEmptyDir(dest)) {
+		return fmt.Errorf("%w: %s", ErrDestExists, dest)
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return err
+	}
+	f := startFetch(m, workers, get)
+	defer f.close()
+	switch {
+	case m.Single:
+		if exists && !fi.Mode().IsRegular() {
+			return fmt.Errorf("%w: %s is not a regular file; refusing to replace it", ErrDestExists, dest)
+		}
+		return writeFileAtomic(dest, &m.Entries[0], f)
+	case !exists || (fi.IsDir() && isEmptyDir(dest)):
+		return writeTreeFresh(m, dest, f)
+	case !fi.IsDir():
+		return fmt.Errorf("%w: %s is not a directory; refusing to replace it", ErrDestExists, dest)
+	default:
+		return writeTreeForce(m, dest, f)
+	}
+}
+
+// isEmptyDir reports whether dir is a directory without entries.
+func isEmptyDir(dir string) bool {
+	d, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	_, err = d.Readdirnames(1)
+	return err == io.EOF
+}
+
+// tempName returns the prefix of a temporary sibling of path.
+func tempName(path string) string {
+	base := filepath.Base(path)
+	if len(base) > 200 {
+		base = base[:200]
+	}
+	return "." + base + ".chorus-tmp-"
+}
+
+// writeTreeFresh builds the tree in a temporary sibling directory of dest
+// and renames it onto dest, which does not exist or is an empty directory.
+func writeTreeFresh(m *Manifest, dest string, f *fetcher) (err error) {
+	tmp, err := os.MkdirTemp(filepath.Dir(dest), tempName(dest))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			removeTree(tmp)
+		}
+	}()
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		full := filepath.Join(tmp, filepath.FromSlash(e.Path))
+		if e.Type == Dir {
+			if err := os.Mkdir(full, 0o700); err != nil {
+				return err
+			}
+			continue
+		}
+		out, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		if err := finishFile(out, e, f); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(dest, filepath.FromSlash(e.Path)), err)
+		}
+	}
+	if err := setDirModes(m, tmp); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	// os.Rename refuses to replace a directory; rename(2) replaces an
+	// empty one atomically, which is what we want.
+	if err := syscall.Rename(tmp, dest); err != nil {
+		return &os.LinkError{Op: "rename", Old: tmp, New: dest, Err: err}
+	}
+	syncDir(filepath.Dir(dest))
+	return nil
+}
+
+// writeTreeForce writes the tree over the existing directory dest, one
+// file at a time.
+func writeTreeForce(m *Manifest, dest string, f *fetcher) error {
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		full := filepath.Join(dest, filepath.FromSlash(e.Path))
+		fi, err := os.Lstat(full)
+		exists := err == nil
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if e.Type == Dir {
+			switch {
+			case exists && fi.IsDir():
+				// Keep it writable until the end, when its mode is set.
+				err = os.Chmod(full, fi.Mode().Perm()|0o700)
+			case exists:
+				// A file or symlink where the manifest has a directory:
+				// replace it, never follow it.
+				if err = os.Remove(full); err == nil {
+					err = os.Mkdir(full, 0o700)
+				}
+			default:
+				err = os.Mkdir(full, 0o700)
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if exists && fi.IsDir() {
+			return fmt.Errorf("%w: %s is a directory; refusing to replace it with a file", ErrDestExists, full)
+		}
+		if err := writeFileAtomic(full, e, f); err != nil {
+			return err
+		}
+	}
+	return setDirModes(m, dest)
+}
+
+// writeFileAtomic writes file entry e to a temporary sibling of path,
+// syncs it and renames it onto path.
+func writeFileAtomic(path string, e *Entry, f *fetcher) error {
+	out, err := os.CreateTemp(filepath.Dir(path), tempName(path))
+	if err != nil {
+		return err
+	}
+	tmp := out.Name()
+	if err := finishFile(out, e, f); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
+// finishFile writes the chunks of e to out in order, sets its mode,
+// syncs and closes it. out is closed in every case.
+func finishFile(out *os.File, e *Entry, f *fetcher) error {
+	err := func() error {
+		for range e.Chunks {
+			data, err := f.next()
+			if err != nil {
+				return err
+			}
+			_, err = out.Write(data)
+			f.release()
+			if err != nil {
+				return err
+			}
+		}
+		if err := out.Chmod(fs.FileMode(e.Mode)); err != nil {
+			return err
+		}
+		return out.Sync()
+	}()
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// setDirModes sets the mode of every directory entry under root, deepest
+// first, so that read-only directories are set after their contents.
+func setDirModes(m *Manifest, root string) error {
+	for i := len(m.Entries) - 1; i >= 0; i-- {
+		e := &m.Entries[i]
+		if e.Type != Dir {
+			continue
+		}
+		if err := os.Chmod(filepath.Join(root, filepath.FromSlash(e.Path)), fs.FileMode(e.Mode)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeTree removes a temporary tree, making its directories writable
+// first if a plain removal fails.
+func removeTree(dir string) {
+	if os.RemoveAll(dir) == nil {
+		return
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}
+
+// syncDir fsyncs a directory so that a rename in it is durable; errors
+// are ignored (some file systems do not support it).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// fetcher fetches the chunks of a manifest concurrently and hands them
+// out in manifest order. At most `workers` chunks are being fetched or
+// waiting to be written at any time: a slot is taken before a fetch
+// starts and given back (release) after the chunk is written.
+type fetcher struct {
+	results chan *pending
+	slots   chan struct{}
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// pending is one chunk fetch; data and err are set before done closes.
+type pending struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+// startFetch starts fetching the chunks of m in order.
+func startFetch(m *Manifest, workers int, get func(c cid.Cid) ([]byte, error)) *fetcher {
+	f := &fetcher{
+		results: make(chan *pending, workers),
+		slots:   make(chan struct{}, workers),
+		stop:    make(chan struct{}),
+	}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for i := range m.Entries {
+			e := &m.Entries[i]
+			for k, c := range e.Chunks {
+				select {
+				case f.slots <- struct{}{}:
+				case <-f.stop:
+					return
+				}
+				p := &pending{done: make(chan struct{})}
+				f.wg.Add(1)
+				go func() {
+					defer f.wg.Done()
+					defer close(p.done)
+					p.data, p.err = fetchChunk(c, get)
+					if p.err != nil {
+						p.data = nil
+						p.err = fmt.Errorf("chunk %d of %q: %w", k, e.Path, p.err)
+					}
+				}()
+				select {
+				case f.results <- p:
+				case <-f.stop:
+					return
+				}
+			}
+		}
+	}()
+	return f
+}
+
+// fetchChunk gets one chunk and checks it against its CID and size.
+func fetchChunk(c Chunk, get func(c cid.Cid) ([]byte, error)) ([]byte, error) {
+	data, err := get(c.CID)
+	if err != nil {
+		return nil, err
+	}
+	if err := VerifyBlock(c.CID, data); err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != c.Size {
+		return nil, fmt.Errorf("%w: block %s has %d bytes, the manifest says %d", ErrInvalidManifest, c.CID, len(data), c.Size)
+	}
+	return data, nil
+}
+
+// next waits for the next chunk in manifest order. The caller must call
+// release once it no longer holds the data.
+func (f *fetcher) next() ([]byte, error) {
+	p := <-f.results
+	<-p.done
+	return p.data, p.err
+}
+
+// release frees the slot of a chunk returned by next.
+func (f *fetcher) release() { <-f.slots }
+
+// close stops fetching and waits for every goroutine (and so every call
+// to get) to finish.
+func (f *fetcher) close() {
+	close(f.stop)
+	f.wg.Wait()
+}

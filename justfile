@@ -1,0 +1,40 @@
+# Chorus tasks. CI does not use just; these mirror the README.
+
+# Run the five-node demo in one process.
+demo:
+    go run ./cmd/chorus demo
+
+# Run every test.
+test:
+    go test ./...
+
+# gofmt, go vet and the race detector on the pure cores.
+lint:
+    test -z "$(gofmt -l $(git ls-files '*.go'))"
+    go vet ./...
+    go test -race -short ./overlay/... ./placement/... ./replica/...
+
+# Small simulation: a stable ring of 1,000 nodes.
+sim:
+    go run ./cmd/chorus sim stable --nodes 1000 --succ 20 --lookups 10000 --seed 1 --out out/sim-stable-1k
+
+# The simulator issue's target runs.
+sim-stable:
+    go run ./cmd/chorus sim stable --nodes 10000 --succ 27 --lookups 10000 --seed 1 --out out/sim-stable-10k
+
+sim-massfail:
+    go run ./cmd/chorus sim massfail --nodes 1000 --succ 20 --fail-fraction 0.5 --lookups 10000 --seed 1 --out out/sim-massfail
+
+sim-churn:
+    go run ./cmd/chorus sim churn --nodes 1000 --succ 20 --rate 0.4 --duration 1h --lookup-rate 1 --seed 1 --out out/sim-churn
+
+sim-scale:
+    /usr/bin/time -v go run ./cmd/chorus sim stable --nodes 100000 --succ 34 --duration 10m --lookups 10000 --seed 1 --out out/sim-stable-100k
+
+# Go benchmarks of the hot paths (chunking, hashing, block store, ring).
+bench:
+    go test -run '^$' -bench . -benchmem ./dataset/ ./node/ ./overlay/
+
+# Five separate `chorus node` processes on loopback, driven by the CLI.
+ring:
+    ./scripts/ring-demo.sh

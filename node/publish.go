@@ -1,0 +1,173 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/chorus-data/chorus/dataset"
+)
+
+// ErrBadRequest marks errors caused by the caller's input.
+var ErrBadRequest = errors.New("bad request")
+
+// publishWorkers is how many blocks a publish stores at once.
+const publishWorkers = 8
+
+// PublishResult describes a stored version.
+type PublishResult struct {
+	Name     string  `json:"name"`
+	Version  uint64  `json:"version"`
+	CID      string  `json:"cid"`
+	Parent   uint64  `json:"parent"`
+	Bytes    int64   `json:"bytes"`
+	Files    int     `json:"files"`
+	Dirs     int     `json:"dirs"`
+	Blocks   int     `json:"blocks"`
+	Replicas int     `json:"replicas"`
+	Seconds  float64 `json:"seconds"`
+}
+
+// MaxReplicas is the largest replication factor a dataset may ask for: the
+// key's successor and the successor list behind it.
+func (n *Node) MaxReplicas() int { return n.cfg.SuccListLen + 1 }
+
+// Publish stores the file or directory tree at path as the next version of
+// name with r replicas per block. Every block and the manifest are durable
+// on their replica sets before the name's head moves, so a reader never
+// sees a version with missing blocks.
+func (n *Node) Publish(ctx context.Context, name, path string, r int) (*PublishResult, error) {
+	start := time.Now()
+	if err := dataset.ValidateName(name); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	if r == 0 {
+		r = DefaultReplicas
+	}
+	if r < 1 || r > n.MaxReplicas() {
+		return nil, fmt.Errorf("%w: --replicas must be between 1 and %d, got %d", ErrBadRequest, n.MaxReplicas(), r)
+	}
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	holders, err := n.versionHolders(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("read head of %q: %w", name, err)
+	}
+	head := newest(holders)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type job struct {
+		c    cid.Cid
+		data []byte
+	}
+	jobs := make(chan job, publishWorkers)
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err; cancel() })
+	}
+	for range publishWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if err := n.storeBlock(ctx, j.c, j.data, r); err != nil {
+					fail(err)
+				}
+			}
+		}()
+	}
+	blocks := 0
+	m, stats, buildErr := dataset.Build(path, dataset.DefaultParams(), func(c cid.Cid, data []byte) error {
+		select {
+		case jobs <- job{c, data}:
+			blocks++
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if buildErr != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadRequest, buildErr)
+	}
+
+	mb, err := m.Encode()
+	if err != nil {
+		return nil, err
+	}
+	mc := dataset.BlockCID(mb)
+	if err := n.storeBlock(ctx, mc, mb, r); err != nil {
+		return nil, fmt.Errorf("store manifest: %w", err)
+	}
+	rec := &dataset.VersionRecord{
+		Name:      name,
+		Version:   head + 1,
+		Manifest:  mc,
+		Parent:    head,
+		Time:      time.Now().UnixMilli(),
+		Replicas:  r,
+		Publisher: n.host.ID().String(),
+		Size:      stats.Bytes,
+		Files:     stats.Files,
+	}
+	if err := n.putRecord(ctx, rec, r); err != nil {
+		return nil, err
+	}
+	return &PublishResult{
+		Name: name, Version: rec.Version, CID: mc.String(), Parent: head,
+		Bytes: stats.Bytes, Files: stats.Files, Dirs: stats.Dirs, Blocks: blocks + 1,
+		Replicas: r, Seconds: time.Since(start).Seconds(),
+	}, nil
+}
+
+// storeBlock stores a block on r live successors of its key and returns
+// once each has acknowledged it durable. A successor that fails is replaced
+// by the next one in the successor list.
+func (n *Node) storeBlock(ctx context.Context, c cid.Cid, data []byte, r int) error {
+	cands, err := n.successorsOf(ctx, dataset.KeyOf(c))
+	if err != nil {
+		return fmt.Errorf("place block %s: %w", c, err)
+	}
+	acks, next := 0, 0
+	var errs []error
+	for acks < r && next < len(cands) {
+		batch := cands[next:min(next+r-acks, len(cands))]
+		next += len(batch)
+		results := make(chan error, len(batch))
+		for _, ref := range batch {
+			p, err := peer.Decode(ref.Addr)
+			if err != nil {
+				results <- err
+				continue
+			}
+			go func() { results <- n.putBlockTo(ctx, p, c, data) }()
+		}
+		for range batch {
+			if err := <-results; err != nil {
+				errs = append(errs, err)
+			} else {
+				acks++
+			}
+		}
+	}
+	if acks < r {
+		return fmt.Errorf("block %s is durable on %d of %d replicas (%d live candidates): %w", c, acks, r, len(cands), errors.Join(errs...))
+	}
+	return nil
+}

@@ -1,0 +1,244 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// op is the operation of a block or name protocol request.
+type op uint8
+
+// Block protocol operations.
+const (
+	opBlockPut op = iota + 1
+	opBlockGet
+	opBlockHas
+	// Name protocol operations.
+	opRecordPut
+	opRecordGet
+	opRecordVersions
+	opNamesList
+)
+
+// status is the outcome carried by a response.
+type status uint8
+
+// Response statuses.
+const (
+	statusOK status = iota + 1
+	statusNotFound
+	statusConflict
+	statusBadRequest
+	statusError
+)
+
+// rpcRequest is one request on the block or name protocol.
+type rpcRequest struct {
+	Op      op
+	CID     []byte
+	Data    []byte
+	Name    string
+	Version uint64
+}
+
+// rpcResponse answers an rpcRequest.
+type rpcResponse struct {
+	Status   status
+	Err      string
+	Data     []byte
+	Has      bool
+	Versions []uint64
+	Names    []string
+}
+
+// Field numbers of the wire encoding.
+const (
+	fReqOp      = 1
+	fReqCID     = 2
+	fReqData    = 3
+	fReqName    = 4
+	fReqVersion = 5
+
+	fRespStatus   = 1
+	fRespErr      = 2
+	fRespData     = 3
+	fRespHas      = 4
+	fRespVersions = 5
+	fRespNames    = 6
+)
+
+// Bounds on decoded messages, independent of the frame bound.
+const (
+	maxRPCNames    = 100000
+	maxRPCVersions = 1000000
+	maxRPCString   = 4096
+)
+
+var errMalformed = errors.New("malformed message")
+
+func (q *rpcRequest) marshal() []byte {
+	b := make([]byte, 0, len(q.Data)+len(q.CID)+len(q.Name)+32)
+	b = protowire.AppendTag(b, fReqOp, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(q.Op))
+	if len(q.CID) > 0 {
+		b = protowire.AppendTag(b, fReqCID, protowire.BytesType)
+		b = protowire.AppendBytes(b, q.CID)
+	}
+	if len(q.Data) > 0 {
+		b = protowire.AppendTag(b, fReqData, protowire.BytesType)
+		b = protowire.AppendBytes(b, q.Data)
+	}
+	if q.Name != "" {
+		b = protowire.AppendTag(b, fReqName, protowire.BytesType)
+		b = protowire.AppendString(b, q.Name)
+	}
+	if q.Version != 0 {
+		b = protowire.AppendTag(b, fReqVersion, protowire.VarintType)
+		b = protowire.AppendVarint(b, q.Version)
+	}
+	return b
+}
+
+func (q *rpcRequest) unmarshal(b []byte) error {
+	*q = rpcRequest{}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+		switch {
+		case num == fReqOp && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return fmt.Errorf("%w: op: %w", errMalformed, protowire.ParseError(n))
+			}
+			if v == 0 || v > uint64(opNamesList) {
+				return fmt.Errorf("%w: unknown op %d", errMalformed, v)
+			}
+			q.Op, b = op(v), b[n:]
+		case num == fReqCID && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("%w: cid: %w", errMalformed, protowire.ParseError(n))
+			}
+			q.CID, b = v, b[n:]
+		case num == fReqData && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("%w: data: %w", errMalformed, protowire.ParseError(n))
+			}
+			q.Data, b = v, b[n:]
+		case num == fReqName && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || len(v) > maxRPCString {
+				return fmt.Errorf("%w: name", errMalformed)
+			}
+			q.Name, b = string(v), b[n:]
+		case num == fReqVersion && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return fmt.Errorf("%w: version: %w", errMalformed, protowire.ParseError(n))
+			}
+			q.Version, b = v, b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return fmt.Errorf("%w: field %d: %w", errMalformed, num, protowire.ParseError(n))
+			}
+			b = b[n:]
+		}
+	}
+	if q.Op == 0 {
+		return fmt.Errorf("%w: missing op", errMalformed)
+	}
+	return nil
+}
+
+func (r *rpcResponse) marshal() []byte {
+	b := make([]byte, 0, len(r.Data)+len(r.Err)+16)
+	b = protowire.AppendTag(b, fRespStatus, protowire.VarintType)
+	b = protowire.AppendVarint(b, uint64(r.Status))
+	if r.Err != "" {
+		b = protowire.AppendTag(b, fRespErr, protowire.BytesType)
+		b = protowire.AppendString(b, r.Err)
+	}
+	if len(r.Data) > 0 {
+		b = protowire.AppendTag(b, fRespData, protowire.BytesType)
+		b = protowire.AppendBytes(b, r.Data)
+	}
+	if r.Has {
+		b = protowire.AppendTag(b, fRespHas, protowire.VarintType)
+		b = protowire.AppendVarint(b, 1)
+	}
+	for _, v := range r.Versions {
+		b = protowire.AppendTag(b, fRespVersions, protowire.VarintType)
+		b = protowire.AppendVarint(b, v)
+	}
+	for _, s := range r.Names {
+		b = protowire.AppendTag(b, fRespNames, protowire.BytesType)
+		b = protowire.AppendString(b, s)
+	}
+	return b
+}
+
+func (r *rpcResponse) unmarshal(b []byte) error {
+	*r = rpcResponse{}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+		switch {
+		case num == fRespStatus && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 || v == 0 || v > uint64(statusError) {
+				return fmt.Errorf("%w: status", errMalformed)
+			}
+			r.Status, b = status(v), b[n:]
+		case num == fRespErr && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || len(v) > maxRPCString {
+				return fmt.Errorf("%w: error text", errMalformed)
+			}
+			r.Err, b = string(v), b[n:]
+		case num == fRespData && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("%w: data: %w", errMalformed, protowire.ParseError(n))
+			}
+			r.Data, b = v, b[n:]
+		case num == fRespHas && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return fmt.Errorf("%w: has: %w", errMalformed, protowire.ParseError(n))
+			}
+			r.Has, b = v != 0, b[n:]
+		case num == fRespVersions && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 || len(r.Versions) >= maxRPCVersions {
+				return fmt.Errorf("%w: versions", errMalformed)
+			}
+			r.Versions, b = append(r.Versions, v), b[n:]
+		case num == fRespNames && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || len(v) > maxRPCString || len(r.Names) >= maxRPCNames {
+				return fmt.Errorf("%w: names", errMalformed)
+			}
+			r.Names, b = append(r.Names, string(v)), b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return fmt.Errorf("%w: field %d: %w", errMalformed, num, protowire.ParseError(n))
+			}
+			b = b[n:]
+		}
+	}
+	if r.Status == 0 {
+		return fmt.Errorf("%w: missing status", errMalformed)
+	}
+	return nil
+}

@@ -1,0 +1,490 @@
+package node
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/chorus-data/chorus/replica"
+	"github.com/dgraph-io/badger/v4"
+	"github.com/ipfs/go-cid"
+)
+
+// Key layout of the Badger store. Every block has two entries written and
+// deleted in one transaction:
+//
+//	"b/" + ring key (32 bytes) + CID bytes -> block bytes
+//	"s/" + ring key (32 bytes) + CID bytes -> block size, 8 bytes big-endian
+//
+// and every version record one:
+//
+//	"r/" + name + "\x00" + version (8 bytes big-endian) -> record bytes
+//
+// Badger sorts keys bytewise, so both block prefixes iterate in ring order.
+// The size index exists because Badger only estimates the size of a value
+// kept in its value log; walking "s/" gives exact sizes without touching
+// block bytes, for ForEachBlock and for the counters rebuilt at open.
+//
+// A record key is unambiguous for any name, even one holding "\x00": the
+// name is key[2:len(key)-9], and a prefix scan of "r/"+name+"\x00" keeps
+// only keys exactly 9+len(name)+2 bytes long.
+var (
+	prefixBlock  = []byte("b/")
+	prefixSize   = []byte("s/")
+	prefixRecord = []byte("r/")
+)
+
+// Badger options chosen for a small machine (2 cores, a few other nodes in
+// the same process during tests):
+//
+//   - MemTableSize 16 MiB (default 64), NumMemtables 3 (default 5): at most
+//     48 MiB of memtables. A transaction may hold 15% of a memtable (2.4 MiB)
+//     of inline data; block bytes above ValueThreshold go to the value log
+//     and count only as a pointer, so 8 MiB blocks commit fine.
+//   - ValueThreshold 64 KiB (default 1 MiB): typical 1 MiB chunks live in
+//     the value log, keeping the LSM tree small and compactions cheap;
+//     records, size entries and tiny blocks stay inline.
+//   - ValueLogFileSize 256 MiB (default 1 GiB): finer-grained value-log GC.
+//   - BlockCacheSize 32 MiB (default 256), IndexCacheSize 16 MiB (default 0,
+//     meaning every table index stays in memory).
+//   - NumCompactors 2 (default 4), NumGoroutines 4 (default 8).
+//   - SyncWrites true: a Put has been fsynced when it returns.
+//   - Logging routed to slog: errors and warnings only.
+//   - Badger's expvar metrics off (nothing reads them).
+const (
+	badgerMemTableSize    = 16 << 20
+	badgerNumMemtables    = 3
+	badgerValueThreshold  = 64 << 10
+	badgerValueLogFile    = 256 << 20
+	badgerBlockCacheSize  = 32 << 20
+	badgerIndexCacheSize  = 16 << 20
+	badgerNumCompactors   = 2
+	badgerNumGoroutines   = 4
+	badgerMaxTxnConflicts = 64
+)
+
+// BadgerStore is a replica.Store on a Badger database in one directory.
+// It is safe for concurrent use.
+type BadgerStore struct {
+	db *badger.DB
+
+	mu     sync.Mutex // guards the counters and closed
+	blocks int64
+	bytes  int64
+	closed bool
+}
+
+var _ replica.Store = (*BadgerStore)(nil)
+
+// OpenBadgerStore opens (creating if needed) the store in dir and rebuilds
+// its block counters by walking the size index.
+func OpenBadgerStore(dir string) (*BadgerStore, error) {
+	opts := badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithLogger(badgerLogger{slog.Default().With("component", "badger")}).
+		WithMemTableSize(badgerMemTableSize).
+		WithNumMemtables(badgerNumMemtables).
+		WithValueThreshold(badgerValueThreshold).
+		WithValueLogFileSize(badgerValueLogFile).
+		WithBlockCacheSize(badgerBlockCacheSize).
+		WithIndexCacheSize(badgerIndexCacheSize).
+		WithNumCompactors(badgerNumCompactors).
+		WithNumGoroutines(badgerNumGoroutines).
+		WithMetricsEnabled(false)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("open badger store %s: %w", dir, err)
+	}
+	s := &BadgerStore{db: db}
+	if err := s.recount(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open badger store %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// recount rebuilds the block counters from the size index.
+func (s *BadgerStore) recount() error {
+	var blocks, total int64
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixSize})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n, err := sizeOf(it.Item())
+			if err != nil {
+				return err
+			}
+			blocks++
+			total += n
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("recount blocks: %w", err)
+	}
+	s.mu.Lock()
+	s.blocks, s.bytes = blocks, total
+	s.mu.Unlock()
+	return nil
+}
+
+// sizeOf decodes a size-index value.
+func sizeOf(item *badger.Item) (int64, error) {
+	var n int64
+	err := item.Value(func(v []byte) error {
+		if len(v) != 8 {
+			return fmt.Errorf("size entry %x: %d bytes: %w", item.Key(), len(v), replica.ErrCorrupt)
+		}
+		n = int64(binary.BigEndian.Uint64(v))
+		return nil
+	})
+	return n, err
+}
+
+// blockKeys returns the data key and the size key of c.
+func blockKeys(c cid.Cid) (data, size []byte, err error) {
+	k, err := replica.StoreKey(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	return slices.Concat(prefixBlock, k), slices.Concat(prefixSize, k), nil
+}
+
+// recordKey returns the key of name at version.
+func recordKey(name string, version uint64) []byte {
+	k := make([]byte, 0, len(prefixRecord)+len(name)+9)
+	k = append(k, prefixRecord...)
+	k = append(k, name...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, version)
+}
+
+// update runs fn in a read-write transaction, retrying when Badger reports
+// a conflict with a concurrent transaction, so that fn's reads (which decide
+// the counter deltas) are always consistent with what it commits.
+func (s *BadgerStore) update(fn func(txn *badger.Txn) error) error {
+	for range badgerMaxTxnConflicts {
+		err := s.db.Update(fn)
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("badger transaction: %w", badger.ErrConflict)
+}
+
+// addCounts applies a counter delta after a committed transaction.
+func (s *BadgerStore) addCounts(blocks, nbytes int64) {
+	if blocks == 0 && nbytes == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.blocks += blocks
+	s.bytes += nbytes
+	s.mu.Unlock()
+}
+
+// PutBlock verifies data against c and stores it durably. Storing a block
+// that is already held writes it again, which repairs a corrupt copy.
+func (s *BadgerStore) PutBlock(c cid.Cid, data []byte) error {
+	dk, sk, err := blockKeys(c)
+	if err != nil {
+		return fmt.Errorf("put block: %w", err)
+	}
+	if err := replica.VerifyBlock(c, data); err != nil {
+		return fmt.Errorf("put block: %w", err)
+	}
+	var dBlocks, dBytes int64
+	err = s.update(func(txn *badger.Txn) error {
+		dBlocks, dBytes = 1, int64(len(data))
+		item, err := txn.Get(sk)
+		switch {
+		case err == nil:
+			old, err := sizeOf(item)
+			if err != nil {
+				return err
+			}
+			dBlocks, dBytes = 0, int64(len(data))-old
+		case !errors.Is(err, badger.ErrKeyNotFound):
+			return err
+		}
+		// Badger keeps the slices until commit; copy the caller's buffer.
+		if err := txn.Set(dk, bytes.Clone(data)); err != nil {
+			return err
+		}
+		return txn.Set(sk, binary.BigEndian.AppendUint64(nil, uint64(len(data))))
+	})
+	if err != nil {
+		return fmt.Errorf("put block %s: %w", c, err)
+	}
+	s.addCounts(dBlocks, dBytes)
+	return nil
+}
+
+// GetBlock returns the bytes of c, verified against c (ErrCorrupt if not).
+func (s *BadgerStore) GetBlock(c cid.Cid) ([]byte, error) {
+	dk, _, err := blockKeys(c)
+	if err != nil {
+		return nil, fmt.Errorf("get block: %w", err)
+	}
+	var data []byte
+	err = s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(dk)
+		if err != nil {
+			return err
+		}
+		data, err = item.ValueCopy(nil)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("get block %s: %w", c, replica.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get block %s: %w", c, err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	if err := replica.VerifyBlock(c, data); err != nil {
+		return nil, fmt.Errorf("get block: %w", err)
+	}
+	return data, nil
+}
+
+// HasBlock reports whether c is held.
+func (s *BadgerStore) HasBlock(c cid.Cid) (bool, error) {
+	_, sk, err := blockKeys(c)
+	if err != nil {
+		return false, fmt.Errorf("has block: %w", err)
+	}
+	err = s.db.View(func(txn *badger.Txn) error {
+		_, err := txn.Get(sk)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("has block %s: %w", c, err)
+	}
+	return true, nil
+}
+
+// DeleteBlock removes c durably; a missing block is not an error. The space
+// in Badger's value log is reclaimed later by CollectGarbage.
+func (s *BadgerStore) DeleteBlock(c cid.Cid) error {
+	dk, sk, err := blockKeys(c)
+	if err != nil {
+		return fmt.Errorf("delete block: %w", err)
+	}
+	var dBlocks, dBytes int64
+	err = s.update(func(txn *badger.Txn) error {
+		dBlocks, dBytes = 0, 0
+		item, err := txn.Get(sk)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		old, err := sizeOf(item)
+		if err != nil {
+			return err
+		}
+		if err := txn.Delete(dk); err != nil {
+			return err
+		}
+		if err := txn.Delete(sk); err != nil {
+			return err
+		}
+		dBlocks, dBytes = -1, -old
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete block %s: %w", c, err)
+	}
+	s.addCounts(dBlocks, dBytes)
+	return nil
+}
+
+// ForEachBlock walks the size index in ring order within one read
+// transaction (a consistent snapshot); fn may call the store's methods.
+func (s *BadgerStore) ForEachBlock(fn func(c cid.Cid, size int) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixSize, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			key := item.Key()
+			if len(key) <= len(prefixSize)+replica.BlockKeySize {
+				return fmt.Errorf("for each block: short key %x: %w", key, replica.ErrCorrupt)
+			}
+			c, err := cid.Cast(key[len(prefixSize)+replica.BlockKeySize:])
+			if err != nil {
+				return fmt.Errorf("for each block: key %x: %w", key, replica.ErrCorrupt)
+			}
+			n, err := sizeOf(item)
+			if err != nil {
+				return fmt.Errorf("for each block: %w", err)
+			}
+			if err := fn(c, int(n)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PutRecord stores rec as version of name durably. Records are immutable:
+// different bytes under an existing (name, version) fail with ErrConflict.
+func (s *BadgerStore) PutRecord(name string, version uint64, rec []byte) error {
+	k := recordKey(name, version)
+	err := s.update(func(txn *badger.Txn) error {
+		item, err := txn.Get(k)
+		if err == nil {
+			return item.Value(func(old []byte) error {
+				if bytes.Equal(old, rec) {
+					return nil
+				}
+				return replica.ErrConflict
+			})
+		}
+		if !errors.Is(err, badger.ErrKeyNotFound) {
+			return err
+		}
+		return txn.Set(k, bytes.Clone(rec))
+	})
+	if err != nil {
+		return fmt.Errorf("put record %q v%d: %w", name, version, err)
+	}
+	return nil
+}
+
+// GetRecord returns the record of name at version, or ErrNotFound.
+func (s *BadgerStore) GetRecord(name string, version uint64) ([]byte, error) {
+	var rec []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(recordKey(name, version))
+		if err != nil {
+			return err
+		}
+		rec, err = item.ValueCopy(nil)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("get record %q v%d: %w", name, version, replica.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get record %q v%d: %w", name, version, err)
+	}
+	if rec == nil {
+		rec = []byte{}
+	}
+	return rec, nil
+}
+
+// Versions lists the versions held for name, ascending.
+func (s *BadgerStore) Versions(name string) ([]uint64, error) {
+	prefix := slices.Concat(prefixRecord, []byte(name), []byte{0})
+	want := len(prefix) + 8
+	out := []uint64{}
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			key := it.Item().Key()
+			if len(key) != want {
+				continue // a longer name that starts with name+"\x00"
+			}
+			out = append(out, binary.BigEndian.Uint64(key[len(prefix):]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("versions of %q: %w", name, err)
+	}
+	return out, nil
+}
+
+// Names lists every name with at least one record, ascending.
+func (s *BadgerStore) Names() ([]string, error) {
+	var out []string
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixRecord})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			key := it.Item().Key()
+			if len(key) < len(prefixRecord)+9 {
+				return fmt.Errorf("short record key %x: %w", key, replica.ErrCorrupt)
+			}
+			out = append(out, string(key[len(prefixRecord):len(key)-9]))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("names: %w", err)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// Stats returns the block count and bytes from counters kept in memory.
+func (s *BadgerStore) Stats() (blocks int64, nbytes int64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, 0, fmt.Errorf("stats: %w", badger.ErrDBClosed)
+	}
+	return s.blocks, s.bytes, nil
+}
+
+// CollectGarbage reclaims value-log space left by deleted or rewritten
+// blocks, rewriting at most a few files whose garbage ratio is at least
+// one half. It is slow and meant to be called now and then by the node
+// (never concurrently with itself); it returns nil when nothing was left
+// to collect.
+func (s *BadgerStore) CollectGarbage() error {
+	for range 8 {
+		err := s.db.RunValueLogGC(0.5)
+		if errors.Is(err, badger.ErrNoRewrite) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("value log gc: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database; closing twice is harmless.
+func (s *BadgerStore) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close badger store: %w", err)
+	}
+	return nil
+}
+
+// badgerLogger routes Badger's log to slog, keeping warnings and errors.
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(format string, args ...any) {
+	b.l.Error(strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+func (b badgerLogger) Warningf(format string, args ...any) {
+	b.l.Warn(strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
+
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}

@@ -1,0 +1,138 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/chorus-data/chorus/replica"
+	"github.com/chorus-data/chorus/replica/storetest"
+	"github.com/dgraph-io/badger/v4"
+	"github.com/ipfs/go-cid"
+)
+
+func openTestStore(t *testing.T, dir string) *BadgerStore {
+	t.Helper()
+	s, err := OpenBadgerStore(dir)
+	if err != nil {
+		t.Fatalf("OpenBadgerStore: %v", err)
+	}
+	return s
+}
+
+func TestBadgerStoreConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) replica.Store { return openTestStore(t, t.TempDir()) })
+}
+
+func TestBadgerStoreDetectsCorruption(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	r := rand.New(rand.NewPCG(1, 2))
+	small := []byte("a small block kept inline")
+	large := storetest.RandomBytes(r, 300<<10) // above the value threshold
+	for _, data := range [][]byte{small, large} {
+		c := storetest.Block(t, data)
+		if err := s.PutBlock(c, data); err != nil {
+			t.Fatal(err)
+		}
+		dk, _, err := blockKeys(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := bytes.Clone(data)
+		bad[len(bad)/2] ^= 0x01
+		if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(dk, bad) }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetBlock(c); !errors.Is(err, replica.ErrCorrupt) {
+			t.Fatalf("GetBlock of a corrupted %d-byte block: err = %v, want ErrCorrupt", len(data), err)
+		}
+		// A fresh put of the right bytes repairs the copy.
+		if err := s.PutBlock(c, data); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetBlock(c)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("GetBlock after repair: %d bytes, %v", len(got), err)
+		}
+	}
+	blocks, nbytes, err := s.Stats()
+	if err != nil || blocks != 2 || nbytes != int64(len(small)+len(large)) {
+		t.Fatalf("Stats after repair = %d, %d, %v", blocks, nbytes, err)
+	}
+}
+
+func TestBadgerStoreReopen(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	r := rand.New(rand.NewPCG(3, 4))
+	var cids []cid.Cid
+	var datas [][]byte
+	var total int64
+	for i := range 20 {
+		data := storetest.RandomBytes(r, 1+i*20000)
+		c := storetest.Block(t, data)
+		if err := s.PutBlock(c, data); err != nil {
+			t.Fatal(err)
+		}
+		cids, datas = append(cids, c), append(datas, data)
+		total += int64(len(data))
+	}
+	if err := s.DeleteBlock(cids[0]); err != nil {
+		t.Fatal(err)
+	}
+	total -= int64(len(datas[0]))
+	if err := s.PutRecord("ds", 3, []byte("three")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutRecord("ds", 1, []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+
+	s = openTestStore(t, dir)
+	defer s.Close()
+	blocks, nbytes, err := s.Stats()
+	if err != nil || blocks != 19 || nbytes != total {
+		t.Fatalf("Stats after reopen = %d blocks, %d bytes, %v; want 19, %d", blocks, nbytes, err, total)
+	}
+	if ok, err := s.HasBlock(cids[0]); err != nil || ok {
+		t.Fatalf("deleted block is back after reopen: %v, %v", ok, err)
+	}
+	for i := 1; i < len(cids); i++ {
+		got, err := s.GetBlock(cids[i])
+		if err != nil || !bytes.Equal(got, datas[i]) {
+			t.Fatalf("block %d after reopen: %d bytes, %v", i, len(got), err)
+		}
+	}
+	vs, err := s.Versions("ds")
+	if err != nil || len(vs) != 2 || vs[0] != 1 || vs[1] != 3 {
+		t.Fatalf("Versions after reopen = %v, %v", vs, err)
+	}
+	if err := s.PutRecord("ds", 3, []byte("changed")); !errors.Is(err, replica.ErrConflict) {
+		t.Fatalf("PutRecord over a reopened record: err = %v, want ErrConflict", err)
+	}
+}
+
+func TestBadgerStoreCollectGarbage(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	r := rand.New(rand.NewPCG(5, 6))
+	data := storetest.RandomBytes(r, 200<<10)
+	c := storetest.Block(t, data)
+	if err := s.PutBlock(c, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteBlock(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CollectGarbage(); err != nil {
+		t.Fatalf("CollectGarbage: %v", err)
+	}
+}

@@ -1,0 +1,179 @@
+package overlay
+
+import "slices"
+
+// stabilize asks the successor for its predecessor and successor list
+// (MsgGetState); stabilizeReply finishes the round. In a ring of one it
+// adopts the predecessor, if any, as successor.
+func (n *Node) stabilize(now Time) {
+	if !n.joined || n.stabilizing || !n.maintenance {
+		return
+	}
+	if len(n.chain) == 1 {
+		if n.pred.IsZero() {
+			return
+		}
+		n.setSuccessors([]NodeRef{n.pred})
+	}
+	n.stabilizing = true
+	n.request(now, n.chain[1], rpcStabilize, ID{}, nil)
+}
+
+// stabilizeReply finishes a stabilize round with the reply m of successor
+// s: adopt s's predecessor if it lies between n and s, rebuild the
+// successor list from s's, and notify the (new) successor.
+func (n *Node) stabilizeReply(now Time, s NodeRef, m Message) {
+	n.stabilizing = false
+	if len(n.chain) < 2 || n.chain[1].ID != s.ID {
+		return // the successor changed meanwhile; the next round will do
+	}
+	head := [2]NodeRef{m.Pred, s}
+	first := head[1:]
+	if p := m.Pred; !p.IsZero() && Between(p.ID, n.self.ID, s.ID) {
+		first = head[:]
+	}
+	n.setSuccessors(first, m.Nodes)
+	if len(n.chain) > 1 {
+		n.notify(n.chain[1])
+	}
+}
+
+// notify tells s that n believes it is s's predecessor.
+func (n *Node) notify(s NodeRef) {
+	n.send(Message{Type: MsgNotify, To: s})
+}
+
+// handleNotify adopts p as predecessor if it is closer than the current
+// one. A node alone in its ring also takes p as its successor.
+func (n *Node) handleNotify(now Time, p NodeRef) {
+	if !n.joined || p.IsZero() || p.ID == n.self.ID {
+		return
+	}
+	if n.pred.IsZero() || Between(p.ID, n.pred.ID, n.self.ID) {
+		n.pred = p
+	}
+	if len(n.chain) == 1 {
+		n.setSuccessors([]NodeRef{p})
+		n.stabilize(now)
+	}
+}
+
+// checkPredecessor pings the predecessor; it is cleared if the ping fails.
+func (n *Node) checkPredecessor(now Time) {
+	if n.pred.IsZero() || n.pinging {
+		return
+	}
+	n.pinging = true
+	n.request(now, n.pred, rpcCheckPred, ID{}, nil)
+}
+
+// handleLeave closes the gap left by m.From: its successor list replaces
+// ours if it was our successor, its predecessor becomes ours if it was our
+// predecessor, and it disappears from our routing state either way.
+func (n *Node) handleLeave(now Time, m Message) {
+	if !n.joined {
+		return
+	}
+	from := m.From.ID
+	if !n.pred.IsZero() && n.pred.ID == from {
+		n.pred = NodeRef{}
+		if p := m.Pred; !p.IsZero() && p.ID != n.self.ID && p.ID != from {
+			n.pred = p
+		}
+	}
+	if len(n.chain) > 1 && n.chain[1].ID == from {
+		// from's list is fresher than ours; ours backs it up. from itself
+		// is dropped below should a stale list still name it.
+		n.setSuccessors(m.Nodes, n.chain[2:])
+		if len(n.chain) > 1 {
+			n.notify(n.chain[1])
+		}
+	}
+	n.dropNode(now, from)
+}
+
+// succFilter accepts the entries of a successor list in clockwise order
+// from self: duplicates, self and entries out of order (a wrapped or stale
+// list) are skipped, and at most max entries are accepted.
+type succFilter struct {
+	self ID
+	max  int
+	n    int
+	last ID
+}
+
+func (f *succFilter) accept(r NodeRef) bool {
+	if f.n >= f.max || r.IsZero() {
+		return false
+	}
+	d := Distance(f.self, r.ID)
+	if d == (ID{}) || (f.n > 0 && d.Cmp(f.last) <= 0) {
+		return false
+	}
+	f.last = d
+	f.n++
+	return true
+}
+
+// setSuccessors makes the concatenation of parts the successor list, as
+// filtered by succFilter and truncated to SuccListLen. An empty result
+// makes n a ring of one. n.chain is replaced only if the list changed.
+func (n *Node) setSuccessors(parts ...[]NodeRef) {
+	f := succFilter{self: n.self.ID, max: n.cfg.SuccListLen}
+	same := true
+	for _, p := range parts {
+		for _, r := range p {
+			if f.accept(r) && same && (f.n >= len(n.chain) || n.chain[f.n] != r) {
+				same = false
+			}
+		}
+	}
+	if same && f.n+1 == len(n.chain) {
+		return
+	}
+	out := make([]NodeRef, 1, f.n+1)
+	out[0] = n.self
+	f = succFilter{self: n.self.ID, max: n.cfg.SuccListLen}
+	for _, p := range parts {
+		for _, r := range p {
+			if f.accept(r) {
+				out = append(out, r)
+			}
+		}
+	}
+	n.chain = out
+}
+
+// dropNode forgets the presumed-dead node id: it leaves the successor list
+// (if the list runs empty, the closest other known node, or else n itself,
+// becomes the successor), the predecessor and the fingers.
+func (n *Node) dropNode(now Time, id ID) {
+	if id == n.self.ID {
+		return
+	}
+	if !n.pred.IsZero() && n.pred.ID == id {
+		n.pred = NodeRef{}
+	}
+	n.fingers.drop(id)
+	if !n.joined {
+		return
+	}
+	i := slices.IndexFunc(n.chain, func(r NodeRef) bool { return r.ID == id })
+	if i < 0 {
+		return
+	}
+	if len(n.chain) > 2 {
+		n.setSuccessors(n.chain[1:i], n.chain[i+1:])
+		return
+	}
+	// The last successor is gone: fall back on the closest other node we
+	// know, or else on ourselves.
+	list := n.fingers.appendDistinct(nil, n.self.ID)
+	if !n.pred.IsZero() {
+		list = append(list, n.pred)
+	}
+	slices.SortFunc(list, func(a, b NodeRef) int {
+		return Distance(n.self.ID, a.ID).Cmp(Distance(n.self.ID, b.ID))
+	})
+	n.setSuccessors(list[:min(len(list), 1)])
+}
