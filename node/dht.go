@@ -29,8 +29,11 @@ const dhtRefreshPeriod = 15 * time.Minute
 // peer is logged, not fatal: while its routing table is empty the DHT
 // itself keeps retrying the bootstrap peers, so a node can start while they
 // are down. ctx bounds only the connection attempts, not the DHT's life;
-// close the DHT to stop it.
-func NewDHT(ctx context.Context, h host.Host, bootstrap []peer.AddrInfo) (*dht.IpfsDHT, error) {
+// close the DHT to stop it. log receives its messages (nil: slog.Default).
+func NewDHT(ctx context.Context, h host.Host, bootstrap []peer.AddrInfo, log *slog.Logger) (*dht.IpfsDHT, error) {
+	if log == nil {
+		log = slog.Default()
+	}
 	var peers []peer.AddrInfo
 	for _, p := range bootstrap {
 		if p.ID != h.ID() {
@@ -50,7 +53,7 @@ func NewDHT(ctx context.Context, h host.Host, bootstrap []peer.AddrInfo) (*dht.I
 	}
 	for _, p := range peers {
 		if err := h.Connect(ctx, p); err != nil {
-			slog.Warn("dht: bootstrap peer unreachable", "peer", p.ID, "err", err)
+			log.Debug("dht: bootstrap peer unreachable", "peer", p.ID, "err", err)
 		}
 	}
 	if err := d.Bootstrap(ctx); err != nil {

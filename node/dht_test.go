@@ -17,7 +17,7 @@ func newTestDHT(t *testing.T, h host.Host, bootstrap []peer.AddrInfo) *dht.IpfsD
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	d, err := NewDHT(ctx, h, bootstrap)
+	d, err := NewDHT(ctx, h, bootstrap, nil)
 	if err != nil {
 		t.Fatalf("NewDHT: %v", err)
 	}

@@ -16,6 +16,10 @@ import (
 // fetchWorkers is how many blocks a fetch requests at once.
 const fetchWorkers = 8
 
+// fetchRounds is how many times a fetch walks a block's holders before it
+// gives up on transient errors.
+const fetchRounds = 3
+
 // FetchResult describes a fetched version.
 type FetchResult struct {
 	Name    string  `json:"name"`
@@ -80,17 +84,33 @@ func (n *Node) getBlock(ctx context.Context, c cid.Cid) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("locate block %s: %w", c, err)
 	}
+	// A holder that answers "not found" or sends a bad block is done with;
+	// one that fails in transit (a reset stream, a timeout) is asked again
+	// in a later round.
+	done := make(map[peer.ID]bool)
 	var errs []error
-	for _, ref := range cands {
-		p, err := peer.Decode(ref.Addr)
-		if err != nil || p == n.host.ID() {
-			continue
+	for round := range fetchRounds {
+		if round > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(round) * 200 * time.Millisecond):
+			}
 		}
-		data, err := n.getBlockFrom(ctx, p, c)
-		if err == nil {
-			return data, nil
+		for _, ref := range cands {
+			p, err := peer.Decode(ref.Addr)
+			if err != nil || p == n.host.ID() || done[p] {
+				continue
+			}
+			data, err := n.getBlockFrom(ctx, p, c)
+			if err == nil {
+				return data, nil
+			}
+			if errors.Is(err, replica.ErrNotFound) || errors.Is(err, errBadBlock) {
+				done[p] = true
+			}
+			errs = append(errs, err)
 		}
-		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
 		return nil, fmt.Errorf("block %s: %w on any live replica", c, replica.ErrNotFound)

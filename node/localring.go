@@ -70,32 +70,35 @@ func WaitRingConsistent(ctx context.Context, nodes []*Node, timeout time.Duratio
 }
 
 func ringConsistent(ctx context.Context, nodes []*Node) error {
-	if len(nodes) == 0 {
+	if len(nodes) <= 1 {
 		return nil
 	}
 	sorted := append([]*Node(nil), nodes...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].self.ID.Cmp(sorted[j].self.ID) < 0 })
 	for i, n := range sorted {
-		wantSucc := sorted[(i+1)%len(sorted)].self
 		wantPred := sorted[(i-1+len(sorted))%len(sorted)].self
-		var succ, pred overlay.NodeRef
+		var succs []overlay.NodeRef
+		var pred overlay.NodeRef
 		err := n.ring.do(ctx, func(c *overlay.Node) {
-			if s := c.Successors(); len(s) > 0 {
-				succ = s[0]
-			}
+			succs = c.Successors()
 			pred = c.Predecessor()
 		})
 		if err != nil {
 			return err
 		}
-		if len(sorted) == 1 {
-			continue
-		}
-		if succ.ID != wantSucc.ID {
-			return fmt.Errorf("node %s: successor %s, want %s", n.self.ID, succ.ID, wantSucc.ID)
-		}
 		if pred.ID != wantPred.ID {
 			return fmt.Errorf("node %s: predecessor %s, want %s", n.self.ID, pred.ID, wantPred.ID)
+		}
+		// The successor list must name the next nodes in ring order, as
+		// many as fit (a list never names the node itself).
+		want := min(n.cfg.SuccListLen, len(sorted)-1)
+		if len(succs) < want {
+			return fmt.Errorf("node %s: %d successors, want %d", n.self.ID, len(succs), want)
+		}
+		for k := range want {
+			if exp := sorted[(i+1+k)%len(sorted)].self; succs[k].ID != exp.ID {
+				return fmt.Errorf("node %s: successor %d is %s, want %s", n.self.ID, k, succs[k].ID, exp.ID)
+			}
 		}
 	}
 	return nil

@@ -81,7 +81,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.host = basic
-	n.dht, err = NewDHT(ctx, basic, bootstrap)
+	n.dht, err = NewDHT(ctx, basic, bootstrap, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

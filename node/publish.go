@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/chorus-data/chorus/dataset"
+	"github.com/chorus-data/chorus/overlay"
 )
 
 // ErrBadRequest marks errors caused by the caller's input.
@@ -140,7 +141,7 @@ func (n *Node) Publish(ctx context.Context, name, path string, r int) (*PublishR
 // once each has acknowledged it durable. A successor that fails is replaced
 // by the next one in the successor list.
 func (n *Node) storeBlock(ctx context.Context, c cid.Cid, data []byte, r int) error {
-	cands, err := n.successorsOf(ctx, dataset.KeyOf(c))
+	cands, err := n.placementCandidates(ctx, dataset.KeyOf(c), r)
 	if err != nil {
 		return fmt.Errorf("place block %s: %w", c, err)
 	}
@@ -167,7 +168,33 @@ func (n *Node) storeBlock(ctx context.Context, c cid.Cid, data []byte, r int) er
 		}
 	}
 	if acks < r {
-		return fmt.Errorf("block %s is durable on %d of %d replicas (%d live candidates): %w", c, acks, r, len(cands), errors.Join(errs...))
+		err := fmt.Errorf("block %s is durable on %d of %d replicas: only %d live nodes found for its key", c, acks, r, len(cands))
+		if len(errs) > 0 {
+			err = fmt.Errorf("%w: %w", err, errors.Join(errs...))
+		}
+		return err
 	}
 	return nil
 }
+
+// placementCandidates returns the live successors of key, waiting a little
+// (up to placementWait) while the ring knows fewer than r of them: right
+// after nodes start, successor lists fill in over a few stabilize rounds.
+func (n *Node) placementCandidates(ctx context.Context, key overlay.ID, r int) ([]overlay.NodeRef, error) {
+	deadline := time.Now().Add(n.placementWait())
+	for {
+		cands, err := n.successorsOf(ctx, key)
+		if err != nil || len(cands) >= r || time.Now().After(deadline) {
+			return cands, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(n.cfg.StabilizeInterval / 2):
+		}
+	}
+}
+
+// placementWait is how long a publish waits for a converging ring to show r
+// live successors of a key: a few stabilize rounds.
+func (n *Node) placementWait() time.Duration { return 5 * n.cfg.StabilizeInterval }

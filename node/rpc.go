@@ -31,10 +31,10 @@ func (n *Node) call(ctx context.Context, to peer.ID, proto protocol.ID, req *rpc
 		n.markDead(to)
 		return nil, fmt.Errorf("send to %s: %w", to, err)
 	}
-	if err := s.CloseWrite(); err != nil {
-		_ = s.Reset()
-		return nil, fmt.Errorf("close write to %s: %w", to, err)
-	}
+	// The request is length-delimited, so the peer may answer (and close
+	// its side) before our half-close arrives; a failed CloseWrite is then
+	// harmless and the answer is still there to read.
+	_ = s.CloseWrite()
 	b, err := readFrame(bufio.NewReader(s), maxResp)
 	if err != nil {
 		_ = s.Reset()

@@ -348,11 +348,11 @@ func (n *Node) Fingers() []NodeRef { return n.fingers.appendDistinct(nil, n.self
 // (successor list, predecessor, fingers) names.
 func (n *Node) KnownNodes() int {
 	all := n.fingers.appendDistinct(slices.Clone(n.succs()), n.self.ID)
-	c := len(all)
-	if !n.pred.IsZero() && n.pred.ID != n.self.ID && !slices.ContainsFunc(all, func(r NodeRef) bool { return r.ID == n.pred.ID }) {
-		c++
+	if !n.pred.IsZero() && n.pred.ID != n.self.ID {
+		all = append(all, n.pred)
 	}
-	return c
+	slices.SortFunc(all, func(a, b NodeRef) int { return a.ID.Cmp(b.ID) })
+	return len(slices.CompactFunc(all, func(a, b NodeRef) bool { return a.ID == b.ID }))
 }
 
 // Stats returns n's counters.

@@ -420,3 +420,11 @@ func (s *simNet) runLookups(count int, spacing Time) lookupStats {
 	}
 	return st
 }
+
+// runUntilConverged runs until every node's neighbours are right, for at
+// most five minutes of simulated time, and returns what is still wrong.
+func (s *simNet) runUntilConverged(r *ring, succ int) string {
+	var bad string
+	s.runChecked(s.now+300_000, 500, func() bool { bad = s.checkNeighbours(r, succ); return bad == "" })
+	return bad
+}

@@ -62,7 +62,7 @@ func (f sessionFlag) Set(s string) error {
 // Which flags each scenario accepts, besides the common ones.
 var (
 	commonFlags = []string{"out", "seed", "nodes", "succ", "join-phase", "doubling-time", "stabilize", "stabilize-jitter",
-		"rpc-timeout", "alpha", "loss", "regions", "bucket", "quiet"}
+		"rpc-timeout", "lookup-timeout", "alpha", "loss", "regions", "bucket", "quiet"}
 	scenarioFlags = map[string][]string{
 		ScenarioStable:   {"duration", "lookups", "lookup-window"},
 		ScenarioMassFail: {"warmup", "lookups", "lookup-window", "fail-fraction"},
@@ -107,7 +107,7 @@ func RunCLI(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Nodes, "nodes", 0, "number of nodes N (required)")
 	fs.IntVar(&cfg.SuccListLen, "succ", 0, "successor list length R (default max(8, 2*ceil(log2 N)))")
 	fs.Var(msFlag{&cfg.JoinPhase}, "join-phase", "time over which the ring grows from 1 to N nodes (default doubling time * ceil(log2 N))")
-	fs.Var(msFlag{&cfg.DoublingTime}, "doubling-time", "the ring doubles once per this during the join phase (default 3 * stabilize)")
+	fs.Var(msFlag{&cfg.DoublingTime}, "doubling-time", "the ring doubles once per this during the join phase (default 10 * stabilize)")
 	fs.Var(msFlag{&cfg.Duration}, "duration", "stable: time the complete ring runs, lookups in its last --lookup-window (default 10m); churn: churn phase (default 1h)")
 	fs.Var(msFlag{&cfg.Warmup}, "warmup", "massfail, churn: time the complete ring runs before the experiment (default 10m)")
 	fs.IntVar(&cfg.Lookups, "lookups", 0, "stable, massfail: number of lookups L (default 10000)")
@@ -121,6 +121,7 @@ func RunCLI(args []string, stdout, stderr io.Writer) error {
 	fs.Var(msFlag{&cfg.Stabilize}, "stabilize", "mean maintenance period (default 30s)")
 	fs.Var(msFlag{&cfg.StabilizeJitter}, "stabilize-jitter", "maintenance period jitter, periods are U[mean-j, mean+j] (default 15s)")
 	fs.Var(msFlag{&cfg.RPCTimeout}, "rpc-timeout", "per-hop timeout (default 500ms)")
+	fs.Var(msFlag{&cfg.LookupTimeout}, "lookup-timeout", "bound on a whole lookup (default 60 * rpc-timeout)")
 	fs.IntVar(&cfg.Parallelism, "alpha", 0, "lookup parallelism (default the overlay's)")
 	fs.Float64Var(&cfg.Net.Loss, "loss", 0, "message loss probability")
 	fs.IntVar(&cfg.Net.Regions, "regions", 0, "number of network regions (default 5)")

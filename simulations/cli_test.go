@@ -42,7 +42,7 @@ func TestRunCLIWritesOutputs(t *testing.T) {
 		t.Errorf("summary nodes %v lookups %v", m["nodes"], m["lookups"])
 	}
 	// Keys in a stable order: wall_seconds last.
-	if i := bytes.LastIndex(js, []byte(`"wall_seconds"`)); i < 0 || bytes.Contains(js[i+1:], []byte(`":`)) {
+	if i := bytes.LastIndex(js, []byte(`"wall_seconds"`)); i < 0 || bytes.Contains(js[i+len(`"wall_seconds"`):], []byte(`":`)) {
 		t.Error("wall_seconds is not the last key")
 	}
 	csv, err := os.ReadFile(filepath.Join(out, FileSeries))

@@ -44,6 +44,7 @@ type nodeParams struct {
 	succListLen       int
 	stabilize, jitter overlay.Time
 	rpcTimeout        overlay.Time
+	lookupTimeout     overlay.Time
 	parallelism       int
 }
 
@@ -69,7 +70,8 @@ type engine struct {
 	actions  []func()
 	freeActs []int32
 
-	onJoin func(i int32) // test hook: node i has just joined the ring
+	onJoin func(i int32)                          // test hook: node i has just joined the ring
+	onFail func(i int32, r *overlay.LookupResult) // test hook: a user lookup of node i failed
 
 	frozen bool   // maintenance paused everywhere (mass-failure experiment)
 	events uint64 // events processed
@@ -130,6 +132,7 @@ func (e *engine) addNode() int32 {
 		StabilizeInterval: e.params.stabilize,
 		StabilizeJitter:   e.params.jitter,
 		RPCTimeout:        e.params.rpcTimeout,
+		LookupTimeout:     e.params.lookupTimeout,
 		LookupParallelism: e.params.parallelism,
 		Rand:              e.rng,
 	})
@@ -277,6 +280,9 @@ func (e *engine) score(i int32, r *overlay.LookupResult) {
 	lat := r.End - r.Start
 	switch {
 	case r.Err != nil:
+		if e.onFail != nil {
+			e.onFail(i, r)
+		}
 		if !errors.Is(r.Err, overlay.ErrLookupFailed) && e.err == nil {
 			e.err = fmt.Errorf("node %d: lookup ended with unexpected error: %w", i, r.Err)
 		}

@@ -54,7 +54,8 @@ type metrics struct {
 	maintFrom, maintTo    overlay.Time
 	maintMsgs, maintBytes int64
 	windowNodeMS          float64
-	lookupMsgs, lookupB   int64
+	// User-lookup traffic, whole run.
+	lookupMsgs, lookupB int64
 }
 
 func newMetrics(width overlay.Time) *metrics {
@@ -114,10 +115,8 @@ func (m *metrics) sent(t overlay.Time, user bool, size int) {
 	if user {
 		b.LookupMsgs++
 		b.LookupBytes += int64(size)
-		if m.inMaintWindow(t) {
-			m.lookupMsgs++
-			m.lookupB += int64(size)
-		}
+		m.lookupMsgs++
+		m.lookupB += int64(size)
 		return
 	}
 	b.MaintMsgs++

@@ -71,7 +71,8 @@ func TestMetricsTraffic(t *testing.T) {
 	m.sent(1500, false, 70)
 	m.sent(1600, true, 30)
 	m.sent(2500, false, 1)
-	if m.maintMsgs != 1 || m.maintBytes != 70 || m.lookupMsgs != 1 || m.lookupB != 30 {
+	m.sent(2600, true, 5)
+	if m.maintMsgs != 1 || m.maintBytes != 70 || m.lookupMsgs != 2 || m.lookupB != 35 {
 		t.Errorf("window maint %d/%d lookup %d/%d", m.maintMsgs, m.maintBytes, m.lookupMsgs, m.lookupB)
 	}
 	if m.series[0].MaintBytes != 100 || m.series[1].MaintBytes != 70 || m.series[1].LookupBytes != 30 || m.series[2].MaintMsgs != 1 {

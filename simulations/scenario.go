@@ -45,9 +45,11 @@ type Config struct {
 	// ceil(log2 Nodes)). Every other phase starts after it.
 	JoinPhase overlay.Time
 	// DoublingTime sets the default JoinPhase: the ring doubles once per
-	// DoublingTime (default three mean stabilize periods). Chord's
-	// stabilize integrates one new node per gap per round, so the ring must
-	// grow slowly compared with the stabilize period.
+	// DoublingTime (default ten mean stabilize periods). Chord's stabilize
+	// moves a node's successor pointer by one node per round, so a ring
+	// that grows faster than that falls behind: with a doubling every three
+	// rounds half the nodes had a wrong successor at the end of the join
+	// phase, with one every ten the ring was exact two rounds later.
 	DoublingTime overlay.Time
 	// Duration is, for stable, how long the complete ring runs after the
 	// join phase, the lookups being issued during its last LookupWindow
@@ -87,6 +89,11 @@ type Config struct {
 	Stabilize, StabilizeJitter overlay.Time
 	// RPCTimeout is the per-hop timeout (default 500 ms).
 	RPCTimeout overlay.Time
+	// LookupTimeout bounds a whole lookup (default 60 per-hop timeouts,
+	// 30 s: long enough that a lookup through a half-dead ring ends by
+	// finding the successor or running out of nodes to ask, not by the
+	// clock).
+	LookupTimeout overlay.Time
 	// Parallelism is the lookup parallelism alpha (default the overlay's).
 	Parallelism int
 
@@ -144,8 +151,11 @@ func (c Config) withDefaults() Config {
 	if c.RPCTimeout <= 0 {
 		c.RPCTimeout = 500
 	}
+	if c.LookupTimeout <= 0 {
+		c.LookupTimeout = 60 * c.RPCTimeout
+	}
 	if c.DoublingTime <= 0 {
-		c.DoublingTime = 3 * c.Stabilize
+		c.DoublingTime = 10 * c.Stabilize
 	}
 	if c.JoinPhase <= 0 {
 		c.JoinPhase = c.DoublingTime * overlay.Time(bits.Len(uint(max(c.Nodes-1, 0))))
@@ -212,16 +222,16 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 		capacity += int(cfg.Rate*float64(cfg.Duration)/1000) + 16
 	}
 	e := newEngine(cfg.Seed, nodeParams{
-		succListLen: cfg.SuccListLen,
-		stabilize:   cfg.Stabilize,
-		jitter:      cfg.StabilizeJitter,
-		rpcTimeout:  cfg.RPCTimeout,
-		parallelism: cfg.Parallelism,
+		succListLen:   cfg.SuccListLen,
+		stabilize:     cfg.Stabilize,
+		jitter:        cfg.StabilizeJitter,
+		rpcTimeout:    cfg.RPCTimeout,
+		lookupTimeout: cfg.LookupTimeout,
+		parallelism:   cfg.Parallelism,
 	}, cfg.Net, cfg.Bucket, capacity)
-	// A lookup is given up by the overlay after 10 per-hop timeouts; after
-	// the last one is issued the run goes on this long so that every lookup
-	// ends one way or another.
-	grace := 10*cfg.RPCTimeout + 1000
+	// After the last lookup is issued the run goes on this long, so that
+	// every lookup ends one way or another.
+	grace := cfg.LookupTimeout + 1000
 
 	var end overlay.Time
 	var ticker *progressLine

@@ -143,3 +143,33 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestStableRingConverges checks the ring the stable scenario builds: at
+// the end every node's successor and predecessor are the true ones.
+func TestStableRingConverges(t *testing.T) {
+	cfg := Config{Scenario: ScenarioStable, Nodes: 250, Seed: 8}.withDefaults()
+	e := newEngine(cfg.Seed, nodeParams{succListLen: cfg.SuccListLen, stabilize: cfg.Stabilize,
+		jitter: cfg.StabilizeJitter, rpcTimeout: cfg.RPCTimeout}, cfg.Net, cfg.Bucket, cfg.Nodes)
+	scheduleBuild(e, cfg.Nodes, cfg.JoinPhase)
+	if err := e.runUntil(cfg.JoinPhase+5*60000, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.joined) != cfg.Nodes {
+		t.Fatalf("%d of %d nodes joined", len(e.joined), cfg.Nodes)
+	}
+	for _, i := range e.joined {
+		sn := &e.nodes[i]
+		next, _, _ := e.oracle.Successor(sn.ref.ID.AddPow2(0))
+		if s := sn.n.Successors(); len(s) == 0 || s[0].ID != next {
+			t.Errorf("node %d: successor %v, want %s", i, s[:min(len(s), 1)], next)
+		}
+		p := sn.n.Predecessor()
+		if p.IsZero() {
+			t.Errorf("node %d has no predecessor", i)
+			continue
+		}
+		if s, _, _ := e.oracle.Successor(p.ID.AddPow2(0)); s != sn.ref.ID {
+			t.Errorf("node %d: predecessor %s is not the true one", i, p.ID)
+		}
+	}
+}

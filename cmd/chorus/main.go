@@ -44,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	cmd, rest := args[0], args[1:]
+	cmd, rest := splitCommand(args)
 	var err error
 	switch cmd {
 	case "node":
@@ -83,6 +83,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return 1
+}
+
+// commands are the subcommand names.
+var commands = []string{"node", "id", "publish", "fetch", "ls", "versions", "status", "demo", "sim", "help"}
+
+// splitCommand finds the subcommand, which may follow flags
+// (`chorus --api HOST:PORT status`), and returns it with the other
+// arguments in order.
+func splitCommand(args []string) (string, []string) {
+	if !strings.HasPrefix(args[0], "-") {
+		return args[0], args[1:]
+	}
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		for _, c := range commands {
+			if a == c {
+				rest := append(append([]string(nil), args[:i]...), args[i+1:]...)
+				return c, rest
+			}
+		}
+	}
+	return args[0], args[1:]
 }
 
 // oneLine folds a multi-line error (errors.Join) onto one line.
