@@ -13,10 +13,10 @@ const Never Time = math.MaxInt64
 
 // Defaults for the zero fields of Config.
 const (
-	DefaultSuccListLenMin    = 8
-	DefaultStabilizeInterval = Time(1000)
-	DefaultRPCTimeout        = Time(2000)
-	DefaultLookupParallelism = 2
+	DefaultSuccListLenMin    = 8          // shortest successor list
+	DefaultStabilizeInterval = Time(1000) // period of every maintenance protocol
+	DefaultRPCTimeout        = Time(2000) // per-request timeout
+	DefaultLookupParallelism = 2          // requests in flight per lookup
 )
 
 // Config configures a Node. Zero fields take the documented defaults.

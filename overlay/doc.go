@@ -9,4 +9,37 @@
 // to send, lookups that finished) leaves through Node.Ready. The same code
 // therefore runs inside a libp2p peer (package node) and inside the
 // deterministic simulator (package simulations).
+//
+// # Driving a Node
+//
+// After any call that may produce work (Create, Join, Step, Tick, Lookup,
+// SendFailed, Leave), drain Ready (or AppendReady) and carry it out: send
+// every message to its To, hand finished lookups to their callers. Call
+// Tick(now) when now reaches NextDeadline; a discrete-event simulator needs
+// no other ticks. Report messages that could not be delivered with
+// SendFailed, which spares the node an RPCTimeout.
+//
+// # Protocol
+//
+// Maintenance is classic Chord: stabilize asks the successor for its
+// predecessor and successor list (MsgGetState), adopts a closer successor
+// and rebuilds its own list from the successor's, then notifies the
+// successor (MsgNotify); check-predecessor pings the predecessor
+// (MsgPing); fix-fingers fills fingers within the span of the successor
+// list locally and looks the others up, one per FixFingersInterval. A dead
+// successor is dropped and the next one used at once. Leave hands the
+// predecessor and successor list to both neighbours (MsgLeave).
+//
+// Lookups are iterative: the originator keeps candidates ordered by
+// closeness to the key and asks up to LookupParallelism of them at a time
+// (MsgFindSucc). A node whose successor list covers the key answers Done
+// with the key's successor and fallbacks; the originator then probes them
+// in order (MsgGetState) and the first live one, with its successor list,
+// is the answer: the key's replica set. Hops counts the chain of requests
+// that produced it, the final probe included.
+//
+// # Wire form
+//
+// Message.MarshalBinary and UnmarshalBinary give the protobuf wire form,
+// bounded by MaxMessageSize; see wire.go for the schema.
 package overlay

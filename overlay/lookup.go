@@ -147,7 +147,7 @@ func (n *Node) seedLookup(now Time, l *lookup) bool {
 	for i, s := range succ {
 		if BetweenRightIncl(l.key, n.self.ID, s.ID) {
 			for _, r := range succ[i:] {
-				n.addProbe(l, r, 0)
+				n.addProbe(now, l, r, 0)
 			}
 			break
 		}
@@ -156,7 +156,7 @@ func (n *Node) seedLookup(now Time, l *lookup) bool {
 	// lead to the live one.
 	var buf [seedNodes]NodeRef
 	for _, r := range n.closestPreceding(buf[:0], l.key, seedNodes) {
-		n.addCand(l, r, 0)
+		n.addCand(now, l, r, 0)
 	}
 	return true
 }
@@ -183,16 +183,16 @@ func (n *Node) handleFindSucc(m Message) {
 	n.send(reply)
 }
 
-// closestPreceding appends to dst up to max (at most 16) nodes of n's
+// closestPreceding appends to dst up to want (at most 16) nodes of n's
 // successor list and fingers that lie in (self, key), closest to key
 // first.
-func (n *Node) closestPreceding(dst []NodeRef, key ID, max int) []NodeRef {
+func (n *Node) closestPreceding(dst []NodeRef, key ID, want int) []NodeRef {
 	type entry struct {
 		d ID // from self: larger is closer to key
 		r NodeRef
 	}
 	var best [16]entry
-	max = min(max, len(best))
+	want = min(want, len(best))
 	cnt := 0
 	dk := Distance(n.self.ID, key)
 	consider := func(r NodeRef) {
@@ -207,17 +207,23 @@ func (n *Node) closestPreceding(dst []NodeRef, key ID, max int) []NodeRef {
 		for pos > 0 && best[pos-1].d.Cmp(d) < 0 {
 			pos--
 		}
-		if pos >= max || (pos > 0 && best[pos-1].d == d) {
+		if pos >= want || (pos > 0 && best[pos-1].d == d) {
 			return
 		}
-		if cnt < max {
+		if cnt < want {
 			cnt++
 		}
 		copy(best[pos+1:cnt], best[pos:cnt-1])
 		best[pos] = entry{d, r}
 	}
-	for _, r := range n.succs() {
-		consider(r)
+	// The successor list is in clockwise order: only its entries before
+	// the key count, and the last of them are the closest.
+	succ := n.succs()
+	k, _ := slices.BinarySearchFunc(succ, dk, func(r NodeRef, dk ID) int {
+		return Distance(n.self.ID, r.ID).Cmp(dk)
+	})
+	for i := k - 1; i >= max(0, k-want); i-- {
+		consider(succ[i])
 	}
 	for _, fr := range n.fingers.runs {
 		consider(fr.node)
@@ -263,18 +269,19 @@ func insertCand(list []candidate, r NodeRef, d ID, depth int32) ([]candidate, in
 	return list, i
 }
 
-// addCand adds r, learned at depth, to l's nodes preceding the key.
-func (n *Node) addCand(l *lookup, r NodeRef, depth int32) {
-	if r.IsZero() || r.ID == n.self.ID || l.failed(r.ID) {
+// addCand adds r, learned at depth, to l's nodes preceding the key,
+// unless r is known or presumed dead.
+func (n *Node) addCand(now Time, l *lookup, r NodeRef, depth int32) {
+	if r.IsZero() || r.ID == n.self.ID || l.failed(r.ID) || n.suspected(now, r.ID) {
 		return
 	}
 	l.cands, _ = insertCand(l.cands, r, Distance(r.ID, l.key), depth)
 }
 
 // addProbe adds r, learned at depth, to l's candidate successors and
-// returns it (nil if it was not added).
-func (n *Node) addProbe(l *lookup, r NodeRef, depth int32) *candidate {
-	if r.IsZero() || (r.ID == n.self.ID && l.kind == lookupJoin) || l.failed(r.ID) {
+// returns it (nil if it was not added: known or presumed dead).
+func (n *Node) addProbe(now Time, l *lookup, r NodeRef, depth int32) *candidate {
+	if r.IsZero() || (r.ID == n.self.ID && l.kind == lookupJoin) || l.failed(r.ID) || n.suspected(now, r.ID) {
 		return nil
 	}
 	var i int
@@ -297,42 +304,65 @@ func find(list []candidate, id ID) *candidate {
 
 // advance sends what lookup l can send now, or finishes it. The first
 // probe that is not dead decides: answered, it is the result; otherwise
-// the lookup waits for it. Without probes, up to LookupParallelism
+// the lookup waits for it (probing the next ones alongside once requests
+// of the lookup have failed). Without probes, up to LookupParallelism
 // preceding nodes are asked, closest to the key first. When everything has
-// been tried, a node that answered Done is asked for its successor list
-// (whose entries may lead past dead successors) before the lookup fails.
+// been tried, the originator's own state is consulted again (reseed), and
+// then nodes that answered are asked for their successor lists (whose
+// entries may lead past dead nodes), before the lookup fails.
 func (n *Node) advance(now Time, l *lookup) {
 	alpha := n.cfg.LookupParallelism
+	// Once a request of this lookup has failed, dead successors are likely
+	// about: probe the next candidates alongside the first.
+	ahead := 1
+	if l.timeouts > 0 {
+		ahead = alpha
+	}
+	waiting := 0
 	for i := range l.probes {
 		c := &l.probes[i]
-		switch c.state {
-		case candFailed:
+		if c.state == candFailed {
 			continue
-		case candAnswered:
-			n.finishLookup(now, l, successorsOf(c.ref, c.nodes), int(c.depth)+1, nil)
-		case candNew:
-			if c.ref.ID == n.self.ID {
+		}
+		if waiting == 0 {
+			switch {
+			case c.state == candAnswered:
+				n.finishLookup(now, l, successorsOf(c.ref, c.nodes), int(c.depth)+1, nil)
+				return
+			case c.ref.ID == n.self.ID:
 				n.finishLookup(now, l, n.chain, int(c.depth), nil)
-			} else if l.inflight < alpha {
-				c.state = candInflight
-				l.inflight++
-				n.request(now, c.ref, rpcProbe, l.key, l)
+				return
 			}
 		}
-		return
-	}
-	for i := 0; i < len(l.cands) && l.inflight < alpha; i++ {
-		if c := &l.cands[i]; c.state == candNew {
+		if c.state == candNew && c.ref.ID != n.self.ID && l.inflight < alpha {
 			c.state = candInflight
 			l.inflight++
-			n.request(now, c.ref, rpcQuery, l.key, l)
+			n.request(now, c.ref, rpcProbe, l.key, l)
+		}
+		if waiting++; waiting >= ahead {
+			break
 		}
 	}
-	if l.inflight > 0 {
+	if waiting > 0 {
 		return
 	}
+	for {
+		for i := 0; i < len(l.cands) && l.inflight < alpha; i++ {
+			if c := &l.cands[i]; c.state == candNew {
+				c.state = candInflight
+				l.inflight++
+				n.request(now, c.ref, rpcQuery, l.key, l)
+			}
+		}
+		if l.inflight > 0 {
+			return
+		}
+		if !n.reseed(now, l) {
+			break
+		}
+	}
 	for i := range l.cands {
-		if c := &l.cands[i]; c.state == candAnswered && c.gaveDone && !c.expanded {
+		if c := &l.cands[i]; c.state == candAnswered && !c.expanded {
 			c.expanded = true
 			l.inflight++
 			n.request(now, c.ref, rpcExpand, l.key, l)
@@ -340,6 +370,21 @@ func (n *Node) advance(now Time, l *lookup) {
 		}
 	}
 	n.finishLookup(now, l, nil, 0, errNoLiveSuccessor)
+}
+
+// reseed adds to lookup l the closest preceding nodes of the originator's
+// own state that l has not tried: the state has lost the nodes found dead
+// meanwhile, so fresh ones come up. It reports whether any was added.
+func (n *Node) reseed(now Time, l *lookup) bool {
+	if l.kind == lookupJoin || !n.joined {
+		return false
+	}
+	before := len(l.cands)
+	var buf [seedNodes]NodeRef
+	for _, r := range n.closestPreceding(buf[:0], l.key, seedNodes) {
+		n.addCand(now, l, r, 0)
+	}
+	return len(l.cands) > before
 }
 
 // successorsOf returns [s] followed by list without s.
@@ -369,19 +414,19 @@ func (n *Node) queryReply(now Time, l *lookup, m Message) {
 		nodes := m.Nodes
 		if len(nodes) > 0 && nodes[0].ID == m.From.ID {
 			// The replier is the key's successor itself: no probe needed.
-			if p := n.addProbe(l, m.From, c.depth); p != nil && p.state != candFailed {
+			if p := n.addProbe(now, l, m.From, c.depth); p != nil && p.state != candFailed {
 				p.state, p.nodes = candAnswered, nodes[1:]
 			}
 			nodes = nodes[1:]
 		}
 		for _, r := range nodes {
-			n.addProbe(l, r, depth)
+			n.addProbe(now, l, r, depth)
 		}
 	} else {
 		far := Distance(m.From.ID, l.key)
 		for _, r := range m.Nodes {
 			if Distance(r.ID, l.key).Cmp(far) < 0 {
-				n.addCand(l, r, depth)
+				n.addCand(now, l, r, depth)
 			}
 		}
 	}
@@ -401,7 +446,7 @@ func (n *Node) probeReply(now Time, l *lookup, m Message) {
 	// A predecessor of the probed node that lies at or after the key is a
 	// closer successor (it joined recently); try it first.
 	if p := m.Pred; !p.IsZero() && (p.ID == l.key || Between(p.ID, l.key, m.From.ID)) {
-		n.addProbe(l, p, depth)
+		n.addProbe(now, l, p, depth)
 	}
 	n.advance(now, l)
 }
@@ -418,9 +463,9 @@ func (n *Node) expandReply(now Time, l *lookup, m Message) {
 	far := Distance(m.From.ID, l.key)
 	for _, r := range m.Nodes {
 		if Distance(r.ID, l.key).Cmp(far) < 0 {
-			n.addCand(l, r, depth)
+			n.addCand(now, l, r, depth)
 		} else {
-			n.addProbe(l, r, depth)
+			n.addProbe(now, l, r, depth)
 		}
 	}
 	n.advance(now, l)

@@ -6,9 +6,8 @@ import (
 )
 
 // Ready is what the node wants done: messages to send and user lookups that
-// finished. The Nodes slices of Messages and the Successors of Lookups may
-// share memory with the node's state or with other messages; treat them as
-// read-only.
+// finished. The Nodes slices of Messages share memory with the node's state
+// and with other messages: treat them as read-only.
 type Ready struct {
 	Messages []Message
 	Lookups  []LookupResult
@@ -64,6 +63,8 @@ type Node struct {
 	pending    []rpc
 	lookups    []*lookup
 	lastLookup LookupID
+
+	suspects []suspect // presumed dead, oldest first; nil if none
 
 	msgs    []Message
 	results []LookupResult
@@ -123,7 +124,8 @@ func (n *Node) startJoin(now Time) {
 	n.joinRetryAt = 0
 	n.stats.InternalLookups++
 	l := n.newLookup(now, n.self.ID, lookupJoin)
-	n.addCand(l, n.joinVia, 0)
+	// Not addCand: via is tried even if an earlier attempt found it dead.
+	l.cands, _ = insertCand(l.cands, n.joinVia, Distance(n.joinVia.ID, l.key), 0)
 	n.advance(now, l)
 }
 
@@ -133,7 +135,7 @@ func (n *Node) becomeJoined(now Time, succ []NodeRef) {
 	n.joined = true
 	n.joining = false
 	n.joinRetryAt = 0
-	n.setSuccessors(succ)
+	n.setSuccessors(now, succ)
 	n.stabilizeAt = now + n.firstPhase(n.cfg.StabilizeInterval)
 	n.checkPredAt = now + n.firstPhase(n.cfg.CheckPredInterval)
 	n.fixAt = now + n.firstPhase(n.cfg.FixFingersInterval)
@@ -174,15 +176,22 @@ func (n *Node) Step(now Time, m Message) {
 		return
 	}
 	n.stats.MessagesReceived++
+	n.clearSuspect(now, m.From.ID)
 	switch m.Type {
 	case MsgFindSucc:
 		n.handleFindSucc(m)
 	case MsgGetState:
-		n.send(Message{Type: MsgGetStateReply, To: m.From, Seq: m.Seq, Pred: n.pred, Nodes: n.succs()})
+		// A node outside the ring stays silent: its empty state must not
+		// pass for a ring of one, and the asker should move on.
+		if n.joined {
+			n.send(Message{Type: MsgGetStateReply, To: m.From, Seq: m.Seq, Pred: n.pred, Nodes: n.succs()})
+		}
 	case MsgNotify:
 		n.handleNotify(now, m.From)
 	case MsgPing:
-		n.send(Message{Type: MsgPong, To: m.From, Seq: m.Seq})
+		if n.joined {
+			n.send(Message{Type: MsgPong, To: m.From, Seq: m.Seq})
+		}
 	case MsgLeave:
 		n.handleLeave(now, m)
 	case MsgFindSuccReply, MsgGetStateReply, MsgPong:

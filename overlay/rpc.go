@@ -114,6 +114,7 @@ func (n *Node) rpcDone(now Time, r rpc, m Message) {
 // rpcFailed handles request r that timed out or could not be sent: the
 // peer is presumed dead.
 func (n *Node) rpcFailed(now Time, r rpc) {
+	n.suspectNode(now, r.to.ID)
 	n.dropNode(now, r.to.ID)
 	switch r.purpose {
 	case rpcStabilize:

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -48,7 +50,6 @@ type simNet struct {
 
 	nodes   []*Node
 	alive   []bool
-	index   map[string]int
 	timerAt []Time
 
 	heap []heapEntry
@@ -66,11 +67,10 @@ type simNet struct {
 
 func newSimNet(tb testing.TB, seed uint64, cfg Config) *simNet {
 	return &simNet{
-		tb:    tb,
-		seed:  seed,
-		rng:   rand.New(rand.NewPCG(seed, 0x5eed)),
-		cfg:   cfg,
-		index: make(map[string]int),
+		tb:   tb,
+		seed: seed,
+		rng:  rand.New(rand.NewPCG(seed, 0x5eed)),
+		cfg:  cfg,
 	}
 }
 
@@ -87,7 +87,6 @@ func (s *simNet) addNode() int {
 	s.nodes = append(s.nodes, NewNode(cfg))
 	s.alive = append(s.alive, true)
 	s.timerAt = append(s.timerAt, Never)
-	s.index[addr] = i
 	return i
 }
 
@@ -170,8 +169,8 @@ func (s *simNet) flush(i int) {
 			if m.From != n.Self() {
 				s.tb.Fatalf("node %d sent a message from %v", i, m.From)
 			}
-			j, ok := s.index[m.To.Addr]
-			if !ok || !s.alive[j] {
+			j, err := strconv.Atoi(strings.TrimPrefix(m.To.Addr, "n"))
+			if err != nil || j < 0 || j >= len(s.nodes) || !s.alive[j] {
 				if s.sendFail {
 					failed = append(failed, m)
 				}
@@ -377,9 +376,9 @@ type lookupStats struct {
 func (st lookupStats) meanHops() float64 { return float64(st.hops) / float64(st.n) }
 
 // runLookups starts count lookups of random keys from random live nodes,
-// one every spacing ms, runs until all finish and checks every result
+// perMs of them every ms, runs until all finish and checks every result
 // against the true successor among the live nodes.
-func (s *simNet) runLookups(count int, spacing Time) lookupStats {
+func (s *simNet) runLookups(count, perMs int) lookupStats {
 	s.results = s.results[:0]
 	live := s.liveJoined()
 	start := s.now
@@ -389,9 +388,9 @@ func (s *simNet) runLookups(count int, spacing Time) lookupStats {
 			binary.BigEndian.PutUint64(key[j:], s.rng.Uint64())
 		}
 		node := live[s.rng.IntN(len(live))]
-		s.push(start+Time(k)*spacing, simEvent{kind: evLookup, node: int32(node), msg: Message{Key: key}})
+		s.push(start+Time(k/perMs), simEvent{kind: evLookup, node: int32(node), msg: Message{Key: key}})
 	}
-	limit := start + Time(count)*spacing + 10*s.nodes[0].cfg.LookupTimeout
+	limit := start + Time(count/perMs) + 10*s.nodes[0].cfg.LookupTimeout
 	if !s.runUntil(limit, func() bool { return len(s.results) == count }) {
 		s.tb.Fatalf("only %d of %d lookups finished", len(s.results), count)
 	}

@@ -13,7 +13,7 @@ func (n *Node) stabilize(now Time) {
 		if n.pred.IsZero() {
 			return
 		}
-		n.setSuccessors([]NodeRef{n.pred})
+		n.setSuccessors(now, []NodeRef{n.pred})
 	}
 	n.stabilizing = true
 	n.request(now, n.chain[1], rpcStabilize, ID{}, nil)
@@ -29,10 +29,10 @@ func (n *Node) stabilizeReply(now Time, s NodeRef, m Message) {
 	}
 	head := [2]NodeRef{m.Pred, s}
 	first := head[1:]
-	if p := m.Pred; !p.IsZero() && Between(p.ID, n.self.ID, s.ID) {
+	if p := m.Pred; !p.IsZero() && Between(p.ID, n.self.ID, s.ID) && !n.suspected(now, p.ID) {
 		first = head[:]
 	}
-	n.setSuccessors(first, m.Nodes)
+	n.setSuccessors(now, first, m.Nodes)
 	if len(n.chain) > 1 {
 		n.notify(n.chain[1])
 	}
@@ -53,7 +53,7 @@ func (n *Node) handleNotify(now Time, p NodeRef) {
 		n.pred = p
 	}
 	if len(n.chain) == 1 {
-		n.setSuccessors([]NodeRef{p})
+		n.setSuccessors(now, []NodeRef{p})
 		n.stabilize(now)
 	}
 }
@@ -84,7 +84,7 @@ func (n *Node) handleLeave(now Time, m Message) {
 	if len(n.chain) > 1 && n.chain[1].ID == from {
 		// from's list is fresher than ours; ours backs it up. from itself
 		// is dropped below should a stale list still name it.
-		n.setSuccessors(m.Nodes, n.chain[2:])
+		n.setSuccessors(now, m.Nodes, n.chain[2:])
 		if len(n.chain) > 1 {
 			n.notify(n.chain[1])
 		}
@@ -93,20 +93,22 @@ func (n *Node) handleLeave(now Time, m Message) {
 }
 
 // succFilter accepts the entries of a successor list in clockwise order
-// from self: duplicates, self and entries out of order (a wrapped or stale
-// list) are skipped, and at most max entries are accepted.
+// from node.self: duplicates, self, entries out of order (a wrapped or
+// stale list) and nodes presumed dead are skipped, and at most max entries
+// are accepted.
 type succFilter struct {
-	self ID
+	node *Node
+	now  Time
 	max  int
 	n    int
 	last ID
 }
 
 func (f *succFilter) accept(r NodeRef) bool {
-	if f.n >= f.max || r.IsZero() {
+	if f.n >= f.max || r.IsZero() || f.node.suspected(f.now, r.ID) {
 		return false
 	}
-	d := Distance(f.self, r.ID)
+	d := Distance(f.node.self.ID, r.ID)
 	if d == (ID{}) || (f.n > 0 && d.Cmp(f.last) <= 0) {
 		return false
 	}
@@ -115,11 +117,12 @@ func (f *succFilter) accept(r NodeRef) bool {
 	return true
 }
 
-// setSuccessors makes the concatenation of parts the successor list, as
+// setSuccessors makes the concatenation of parts the successor list at
+// time now, as
 // filtered by succFilter and truncated to SuccListLen. An empty result
 // makes n a ring of one. n.chain is replaced only if the list changed.
-func (n *Node) setSuccessors(parts ...[]NodeRef) {
-	f := succFilter{self: n.self.ID, max: n.cfg.SuccListLen}
+func (n *Node) setSuccessors(now Time, parts ...[]NodeRef) {
+	f := succFilter{node: n, now: now, max: n.cfg.SuccListLen}
 	same := true
 	for _, p := range parts {
 		for _, r := range p {
@@ -133,7 +136,7 @@ func (n *Node) setSuccessors(parts ...[]NodeRef) {
 	}
 	out := make([]NodeRef, 1, f.n+1)
 	out[0] = n.self
-	f = succFilter{self: n.self.ID, max: n.cfg.SuccListLen}
+	f = succFilter{node: n, now: now, max: n.cfg.SuccListLen}
 	for _, p := range parts {
 		for _, r := range p {
 			if f.accept(r) {
@@ -163,7 +166,7 @@ func (n *Node) dropNode(now Time, id ID) {
 		return
 	}
 	if len(n.chain) > 2 {
-		n.setSuccessors(n.chain[1:i], n.chain[i+1:])
+		n.setSuccessors(now, n.chain[1:i], n.chain[i+1:])
 		return
 	}
 	// The last successor is gone: fall back on the closest other node we
@@ -175,5 +178,5 @@ func (n *Node) dropNode(now Time, id ID) {
 	slices.SortFunc(list, func(a, b NodeRef) int {
 		return Distance(n.self.ID, a.ID).Cmp(Distance(n.self.ID, b.ID))
 	})
-	n.setSuccessors(list[:min(len(list), 1)])
+	n.setSuccessors(now, list[:min(len(list), 1)])
 }

@@ -66,7 +66,9 @@ func TestWireSkipsUnknownFields(t *testing.T) {
 }
 
 func TestWireErrors(t *testing.T) {
-	tag := func(b []byte, num protowire.Number, typ protowire.Type) []byte { return protowire.AppendTag(b, num, typ) }
+	tag := func(b []byte, num protowire.Number, typ protowire.Type) []byte {
+		return protowire.AppendTag(b, num, typ)
+	}
 	typePing := protowire.AppendVarint(tag(nil, fieldType, protowire.VarintType), uint64(MsgPing))
 	ref := func(body []byte) []byte {
 		return protowire.AppendBytes(tag(typePing, fieldFrom, protowire.BytesType), body)
