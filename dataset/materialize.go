@@ -31,6 +31,22 @@ type MaterializeOptions struct {
 	// Workers is the number of chunks fetched concurrently, which is
 	// also the number of chunks held in memory; DefaultWorkers if <= 0.
 	Workers int
+	// MaxBytes, when positive, also bounds the bytes of the chunks being
+	// fetched or held at once (a chunk larger than MaxBytes is fetched
+	// alone), so that many small chunks can be in flight while memory stays
+	// bounded for large ones.
+	MaxBytes int64
+	// Verified says that get returns only bytes it has already checked
+	// against the CID; Materialize then checks sizes but does not hash
+	// each chunk a second time.
+	Verified bool
+	// ResumeKey, when set (and Force is not), names the work in progress
+	// after the dataset version (the manifest CID is a good key): the new
+	// tree or file is assembled in a hidden sibling of dest,
+	// ".<base>.chorus-partial-<key>", that is kept when Materialize fails.
+	// Run again with the same key, Materialize keeps every chunk already
+	// there that still verifies and fetches only the rest.
+	ResumeKey string
 }
 
 // Materialize writes the dataset of manifest m at dest, fetching chunks
@@ -67,16 +83,25 @@ func Materialize(m *Manifest, dest string, opts MaterializeOptions, get func(c c
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return err
 	}
-	f := startFetch(m, workers, get)
+	fresh := !opts.Force || !exists
+	partial := ""
+	keep := make([]int, len(m.Entries))
+	if fresh && opts.ResumeKey != "" {
+		partial = partialPath(dest, opts.ResumeKey)
+		keep = resumable(m, partial)
+	}
+	f := startFetch(m, workers, opts.MaxBytes, opts.Verified, keep, get)
 	defer f.close()
 	switch {
+	case m.Single && fresh && partial != "":
+		return writeFileResumable(dest, partial, &m.Entries[0], keep[0], f)
 	case m.Single:
 		if exists && !fi.Mode().IsRegular() {
 			return fmt.Errorf("%w: %s is not a regular file; refusing to replace it", ErrDestExists, dest)
 		}
 		return writeFileAtomic(dest, &m.Entries[0], f)
 	case !exists || (fi.IsDir() && isEmptyDir(dest)):
-		return writeTreeFresh(m, dest, f)
+		return writeTreeFresh(m, dest, partial, keep, f)
 	case !fi.IsDir():
 		return fmt.Errorf("%w: %s is not a directory; refusing to replace it", ErrDestExists, dest)
 	default:
@@ -106,30 +131,36 @@ func tempName(path string) string {
 
 // writeTreeFresh builds the tree in a temporary sibling directory of dest
 // and renames it onto dest, which does not exist or is an empty directory.
-func writeTreeFresh(m *Manifest, dest string, f *fetcher) (err error) {
-	tmp, err := os.MkdirTemp(filepath.Dir(dest), tempName(dest))
-	if err != nil {
+func writeTreeFresh(m *Manifest, dest, partial string, keep []int, f *fetcher) (err error) {
+	tmp := partial
+	if tmp == "" {
+		if tmp, err = os.MkdirTemp(filepath.Dir(dest), tempName(dest)); err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				removeTree(tmp)
+			}
+		}()
+	} else if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			removeTree(tmp)
-		}
-	}()
 	for i := range m.Entries {
 		e := &m.Entries[i]
 		full := filepath.Join(tmp, filepath.FromSlash(e.Path))
 		if e.Type == Dir {
-			if err := os.Mkdir(full, 0o700); err != nil {
+			if err := os.Mkdir(full, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 				return err
 			}
 			continue
 		}
-		out, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		out, err := openAt(full, e, keep[i])
 		if err != nil {
 			return err
 		}
-		if err := finishFile(out, e, f); err != nil {
+		// No sync per file: the whole tree is synced once before the
+		// rename, which matters for trees of many small files.
+		if err := finishFile(out, e, keep[i], false, f); err != nil {
 			return fmt.Errorf("%s: %w", filepath.Join(dest, filepath.FromSlash(e.Path)), err)
 		}
 	}
@@ -137,6 +168,9 @@ func writeTreeFresh(m *Manifest, dest string, f *fetcher) (err error) {
 		return err
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	if err := syncTree(tmp); err != nil {
 		return err
 	}
 	// os.Rename refuses to replace a directory; rename(2) replaces an
@@ -148,8 +182,45 @@ func writeTreeFresh(m *Manifest, dest string, f *fetcher) (err error) {
 	return nil
 }
 
-// writeTreeForce writes the tree over the existing directory dest, one
-// file at a time.
+// openAt opens the file of entry e for writing after its first kept
+// chunks: the file is cut to their length and positioned at its end.
+func openAt(path string, e *Entry, kept int) (*os.File, error) {
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	var off int64
+	for _, c := range e.Chunks[:kept] {
+		off += c.Size
+	}
+	if err := out.Truncate(off); err != nil {
+		out.Close()
+		return nil, err
+	}
+	if _, err := out.Seek(off, io.SeekStart); err != nil {
+		out.Close()
+		return nil, err
+	}
+	return out, nil
+}
+
+// writeFileResumable writes a single-file dataset into its partial file
+// (keeping its first kept chunks), syncs it and renames it to path.
+func writeFileResumable(path, partial string, e *Entry, kept int, f *fetcher) error {
+	out, err := openAt(partial, e, kept)
+	if err != nil {
+		return err
+	}
+	if err := finishFile(out, e, kept, true, f); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := os.Rename(partial, path); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
 func writeTreeForce(m *Manifest, dest string, f *fetcher) error {
 	for i := range m.Entries {
 		e := &m.Entries[i]
@@ -196,7 +267,7 @@ func writeFileAtomic(path string, e *Entry, f *fetcher) error {
 		return err
 	}
 	tmp := out.Name()
-	if err := finishFile(out, e, f); err != nil {
+	if err := finishFile(out, e, 0, true, f); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("%s: %w", path, err)
 	}
@@ -210,9 +281,9 @@ func writeFileAtomic(path string, e *Entry, f *fetcher) error {
 
 // finishFile writes the chunks of e to out in order, sets its mode,
 // syncs and closes it. out is closed in every case.
-func finishFile(out *os.File, e *Entry, f *fetcher) error {
+func finishFile(out *os.File, e *Entry, from int, sync bool, f *fetcher) error {
 	err := func() error {
-		for range e.Chunks {
+		for range e.Chunks[from:] {
 			data, err := f.next()
 			if err != nil {
 				return err
@@ -225,6 +296,9 @@ func finishFile(out *os.File, e *Entry, f *fetcher) error {
 		}
 		if err := out.Chmod(fs.FileMode(e.Mode)); err != nil {
 			return err
+		}
+		if !sync {
+			return nil
 		}
 		return out.Sync()
 	}()
@@ -282,21 +356,81 @@ type fetcher struct {
 	slots   chan struct{}
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	budget  *byteBudget
+	held    int64 // size of the chunk last returned by next
 }
 
 // pending is one chunk fetch; data and err are set before done closes.
 type pending struct {
 	done chan struct{}
+	size int64
 	data []byte
 	err  error
 }
 
+// byteBudget bounds the bytes in flight; nil means no bound.
+type byteBudget struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	max  int64
+	used int64
+	stop bool
+}
+
+func newByteBudget(max int64) *byteBudget {
+	if max <= 0 {
+		return nil
+	}
+	b := &byteBudget{max: max}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// acquire waits until n bytes fit (or nothing else is held) and reports
+// false if the budget was closed meanwhile.
+func (b *byteBudget) acquire(n int64) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for !b.stop && b.used > 0 && b.used+n > b.max {
+		b.cond.Wait()
+	}
+	if b.stop {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *byteBudget) release(n int64) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
+
+func (b *byteBudget) close() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.stop = true
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
+
 // startFetch starts fetching the chunks of m in order.
-func startFetch(m *Manifest, workers int, get func(c cid.Cid) ([]byte, error)) *fetcher {
+func startFetch(m *Manifest, workers int, maxBytes int64, verified bool, keep []int, get func(c cid.Cid) ([]byte, error)) *fetcher {
 	f := &fetcher{
 		results: make(chan *pending, workers),
 		slots:   make(chan struct{}, workers),
 		stop:    make(chan struct{}),
+		budget:  newByteBudget(maxBytes),
 	}
 	f.wg.Add(1)
 	go func() {
@@ -304,17 +438,23 @@ func startFetch(m *Manifest, workers int, get func(c cid.Cid) ([]byte, error)) *
 		for i := range m.Entries {
 			e := &m.Entries[i]
 			for k, c := range e.Chunks {
+				if k < keep[i] {
+					continue
+				}
 				select {
 				case f.slots <- struct{}{}:
 				case <-f.stop:
 					return
 				}
-				p := &pending{done: make(chan struct{})}
+				if !f.budget.acquire(c.Size) {
+					return
+				}
+				p := &pending{done: make(chan struct{}), size: c.Size}
 				f.wg.Add(1)
 				go func() {
 					defer f.wg.Done()
 					defer close(p.done)
-					p.data, p.err = fetchChunk(c, get)
+					p.data, p.err = fetchChunk(c, verified, get)
 					if p.err != nil {
 						p.data = nil
 						p.err = fmt.Errorf("chunk %d of %q: %w", k, e.Path, p.err)
@@ -331,14 +471,17 @@ func startFetch(m *Manifest, workers int, get func(c cid.Cid) ([]byte, error)) *
 	return f
 }
 
-// fetchChunk gets one chunk and checks it against its CID and size.
-func fetchChunk(c Chunk, get func(c cid.Cid) ([]byte, error)) ([]byte, error) {
+// fetchChunk gets one chunk and checks it against its size and, unless get
+// has verified it, its CID.
+func fetchChunk(c Chunk, verified bool, get func(c cid.Cid) ([]byte, error)) ([]byte, error) {
 	data, err := get(c.CID)
 	if err != nil {
 		return nil, err
 	}
-	if err := VerifyBlock(c.CID, data); err != nil {
-		return nil, err
+	if !verified {
+		if err := VerifyBlock(c.CID, data); err != nil {
+			return nil, err
+		}
 	}
 	if int64(len(data)) != c.Size {
 		return nil, fmt.Errorf("%w: block %s has %d bytes, the manifest says %d", ErrInvalidManifest, c.CID, len(data), c.Size)
@@ -351,15 +494,21 @@ func fetchChunk(c Chunk, get func(c cid.Cid) ([]byte, error)) ([]byte, error) {
 func (f *fetcher) next() ([]byte, error) {
 	p := <-f.results
 	<-p.done
+	f.held = p.size
 	return p.data, p.err
 }
 
 // release frees the slot of a chunk returned by next.
-func (f *fetcher) release() { <-f.slots }
+func (f *fetcher) release() {
+	f.budget.release(f.held)
+	f.held = 0
+	<-f.slots
+}
 
 // close stops fetching and waits for every goroutine (and so every call
 // to get) to finish.
 func (f *fetcher) close() {
 	close(f.stop)
+	f.budget.close()
 	f.wg.Wait()
 }

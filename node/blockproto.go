@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/chorus-data/chorus/dataset"
 	"github.com/chorus-data/chorus/replica"
 )
 
@@ -23,6 +21,12 @@ func (n *Node) handleBlock(s network.Stream) {
 }
 
 func (n *Node) serveBlock(_ peer.ID, req *rpcRequest) *rpcResponse {
+	switch req.Op {
+	case opBlockPutMany:
+		return n.servePutMany(req)
+	case opBlockGetMany:
+		return n.serveGetMany(req)
+	}
 	_, c, err := cid.CidFromBytes(req.CID)
 	if err != nil {
 		return errStatus(statusBadRequest, fmt.Errorf("cid: %w", err))
@@ -54,49 +58,55 @@ func (n *Node) serveBlock(_ peer.ID, req *rpcRequest) *rpcResponse {
 	return errStatus(statusBadRequest, fmt.Errorf("op %d is not a block operation", req.Op))
 }
 
-// putBlockTo stores a block on one peer (or locally) and returns once the
-// peer has acknowledged it durable.
-func (n *Node) putBlockTo(ctx context.Context, to peer.ID, c cid.Cid, data []byte) error {
-	if to == n.host.ID() {
-		return n.store.PutBlock(c, data)
+// servePutMany stores a batch of blocks in one synced transaction: all of
+// them, verified, or none.
+func (n *Node) servePutMany(req *rpcRequest) *rpcResponse {
+	cids := make([]cid.Cid, len(req.Blocks))
+	datas := make([][]byte, len(req.Blocks))
+	for i, b := range req.Blocks {
+		_, c, err := cid.CidFromBytes(b.CID)
+		if err != nil {
+			return errStatus(statusBadRequest, fmt.Errorf("block %d: cid: %w", i, err))
+		}
+		cids[i], datas[i] = c, b.Data
+		if datas[i] == nil {
+			datas[i] = []byte{}
+		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.blockTimeout(len(data)))
-	defer cancel()
-	resp, err := n.call(ctx, to, BlockProtocol, &rpcRequest{Op: opBlockPut, CID: c.Bytes(), Data: data}, maxSmallFrame)
-	if err != nil {
-		return err
+	if err := n.store.PutBlocks(cids, datas); err != nil {
+		return errStatus(statusBadRequest, err)
 	}
-	if resp.Status != statusOK {
-		return fmt.Errorf("%w: put %s on %s: %s", errRemote, c, to, resp.Err)
+	out := &rpcResponse{Status: statusOK, Blocks: make([]rpcBlock, len(cids))}
+	for i := range out.Blocks {
+		out.Blocks[i].Status = statusOK
 	}
-	return nil
+	return out
 }
 
-// getBlockFrom fetches a block from one peer (or locally) and verifies it.
-// A peer that sends bytes not matching c gets errBadBlock and nothing is
-// kept.
-func (n *Node) getBlockFrom(ctx context.Context, from peer.ID, c cid.Cid) ([]byte, error) {
-	if from == n.host.ID() {
-		return n.store.GetBlock(c)
+// serveGetMany answers a batch of block gets, one entry per block, keeping
+// the answer within the frame bound (blocks past it answer statusError and
+// are asked for again on their own).
+func (n *Node) serveGetMany(req *rpcRequest) *rpcResponse {
+	out := &rpcResponse{Status: statusOK, Blocks: make([]rpcBlock, len(req.Blocks))}
+	budget := maxBlockFrame - 64<<10
+	for i, b := range req.Blocks {
+		_, c, err := cid.CidFromBytes(b.CID)
+		if err != nil {
+			out.Blocks[i].Status = statusBadRequest
+			continue
+		}
+		data, err := n.store.GetBlock(c)
+		switch {
+		case errors.Is(err, replica.ErrNotFound):
+			out.Blocks[i].Status = statusNotFound
+		case err != nil || len(data) > budget:
+			out.Blocks[i].Status = statusError
+		default:
+			budget -= len(data)
+			out.Blocks[i] = rpcBlock{Status: statusOK, Data: data}
+		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, n.blockTimeout(dataset.MaxBlockSize))
-	defer cancel()
-	resp, err := n.call(ctx, from, BlockProtocol, &rpcRequest{Op: opBlockGet, CID: c.Bytes()}, maxBlockFrame)
-	if err != nil {
-		return nil, err
-	}
-	switch resp.Status {
-	case statusOK:
-	case statusNotFound:
-		return nil, fmt.Errorf("block %s on %s: %w", c, from, replica.ErrNotFound)
-	default:
-		return nil, fmt.Errorf("%w: get %s from %s: %s", errRemote, c, from, resp.Err)
-	}
-	if err := dataset.VerifyBlock(c, resp.Data); err != nil {
-		n.log.Warn("peer sent a block that does not match its CID", "peer", from, "cid", c)
-		return nil, fmt.Errorf("%w: %s from %s: %w", errBadBlock, c, from, err)
-	}
-	return resp.Data, nil
+	return out
 }
 
 // blockTimeout allows a block request the RPC timeout plus time for the

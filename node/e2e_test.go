@@ -183,7 +183,7 @@ func blockHolders(t *testing.T, nodes []*Node, p *PublishResult) map[cid.Cid]int
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, err := nodes[0].getBlock(context.Background(), mc)
+	mb, err := nodes[0].getBlock(context.Background(), mc, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,13 @@ import (
 	"github.com/chorus-data/chorus/replica"
 )
 
-// fetchWorkers is how many blocks a fetch requests at once.
-const fetchWorkers = 8
+// fetchWorkers bounds how many blocks a fetch requests at once, and
+// fetchWindowBytes how many bytes those may add up to: memory stays
+// bounded whatever the dataset's size.
+const (
+	fetchWorkers     = 1024
+	fetchWindowBytes = 64 << 20
+)
 
 // fetchRounds is how many times a fetch walks a block's holders before it
 // gives up on transient errors.
@@ -29,6 +34,10 @@ type FetchResult struct {
 	Bytes   int64   `json:"bytes"`
 	Files   int     `json:"files"`
 	Seconds float64 `json:"seconds"`
+	// FirstByteSeconds is the time from the request to the first block.
+	FirstByteSeconds float64 `json:"first_byte_seconds"`
+	// Sources lists the peers that served blocks, most bytes first.
+	Sources []SourceInfo `json:"sources"`
 }
 
 // Fetch writes version of name (its newest when version is 0) under dest.
@@ -43,7 +52,8 @@ func (n *Node) Fetch(ctx context.Context, name string, version uint64, dest stri
 	if err != nil {
 		return nil, err
 	}
-	mb, err := n.getBlock(ctx, rec.Manifest)
+	stats := newSourceStats()
+	mb, err := n.getBlock(ctx, rec.Manifest, 0, stats)
 	if err != nil {
 		return nil, fmt.Errorf("manifest of %s@%d: %w", name, rec.Version, err)
 	}
@@ -51,8 +61,14 @@ func (n *Node) Fetch(ctx context.Context, name string, version uint64, dest stri
 	if err != nil {
 		return nil, fmt.Errorf("manifest of %s@%d: %w", name, rec.Version, err)
 	}
-	err = dataset.Materialize(m, dest, dataset.MaterializeOptions{Force: force, Workers: fetchWorkers}, func(c cid.Cid) ([]byte, error) {
-		return n.getBlock(ctx, c)
+	sizes := make(map[cid.Cid]int64)
+	for _, e := range m.Entries {
+		for _, ch := range e.Chunks {
+			sizes[ch.CID] = ch.Size
+		}
+	}
+	err = dataset.Materialize(m, dest, dataset.MaterializeOptions{Force: force, Workers: fetchWorkers, MaxBytes: fetchWindowBytes, Verified: true, ResumeKey: rec.Manifest.String()}, func(c cid.Cid) ([]byte, error) {
+		return n.getBlock(ctx, c, sizes[c], stats)
 	})
 	if errors.Is(err, dataset.ErrDestExists) {
 		return nil, fmt.Errorf("%w: %w (use --force to overwrite)", ErrBadRequest, err)
@@ -71,22 +87,20 @@ func (n *Node) Fetch(ctx context.Context, name string, version uint64, dest stri
 	return &FetchResult{
 		Name: name, Version: rec.Version, CID: rec.Manifest.String(), Dest: dest,
 		Bytes: bytes, Files: files, Seconds: time.Since(start).Seconds(),
+		FirstByteSeconds: firstByte(start, stats), Sources: stats.list(),
 	}, nil
 }
 
-// getBlock returns the verified bytes of c from this node's store or from
-// the first live successor of its key that holds a correct copy.
-func (n *Node) getBlock(ctx context.Context, c cid.Cid) ([]byte, error) {
+// getBlock returns the verified bytes of c (size bytes, 0 when unknown)
+// from this node's store or from the best live holder among the successors
+// of its key.
+func (n *Node) getBlock(ctx context.Context, c cid.Cid, size int64, stats *sourceStats) ([]byte, error) {
 	if data, err := n.store.GetBlock(c); err == nil {
 		return data, nil
 	}
-	cands, err := n.successorsOf(ctx, dataset.KeyOf(c))
-	if err != nil {
-		return nil, fmt.Errorf("locate block %s: %w", c, err)
-	}
 	// A holder that answers "not found" or sends a bad block is done with;
-	// one that fails in transit (a reset stream, a timeout) is asked again
-	// in a later round.
+	// after a round of transient failures (a reset stream, a timeout) the
+	// others are asked again, with fresh ring information.
 	done := make(map[peer.ID]bool)
 	var errs []error
 	for round := range fetchRounds {
@@ -97,23 +111,57 @@ func (n *Node) getBlock(ctx context.Context, c cid.Cid) ([]byte, error) {
 			case <-time.After(time.Duration(round) * 200 * time.Millisecond):
 			}
 		}
+		cands, err := n.successorsOf(ctx, dataset.KeyOf(c))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var holders []peer.ID
 		for _, ref := range cands {
 			p, err := peer.Decode(ref.Addr)
-			if err != nil || p == n.host.ID() || done[p] {
-				continue
+			if err == nil && p != n.host.ID() && !done[p] {
+				holders = append(holders, p)
 			}
-			data, err := n.getBlockFrom(ctx, p, c)
-			if err == nil {
-				return data, nil
-			}
-			if errors.Is(err, replica.ErrNotFound) || errors.Is(err, errBadBlock) {
+		}
+		if len(holders) == 0 {
+			break
+		}
+		data, err := n.fetchFromHolders(ctx, holders, c, size, stats)
+		if err == nil {
+			return data, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		errs = append(errs, err)
+		for _, p := range holders {
+			if n.isDead(refOf(p)) {
 				done[p] = true
 			}
-			errs = append(errs, err)
+		}
+		if !transient(err) {
+			for _, p := range holders {
+				done[p] = true
+			}
 		}
 	}
 	if len(errs) == 0 {
 		return nil, fmt.Errorf("block %s: %w on any live replica", c, replica.ErrNotFound)
 	}
 	return nil, fmt.Errorf("block %s: no replica had a good copy: %w", c, errors.Join(errs...))
+}
+
+// transient reports whether err may go away when asked again: anything but
+// "not found" and a bad block.
+func transient(err error) bool {
+	return !errors.Is(err, replica.ErrNotFound) && !errors.Is(err, errBadBlock)
+}
+
+func firstByte(start time.Time, s *sourceStats) float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.first.IsZero() {
+		return 0
+	}
+	return s.first.Sub(start).Seconds()
 }

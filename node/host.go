@@ -13,6 +13,7 @@ import (
 	rcmgr "github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	tls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -114,6 +115,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (host.Host, error) {
 		libp2p.Ping(true),
 		libp2p.DisableRelay(),
 		libp2p.UserAgent("chorus"),
+		libp2p.SwarmOpts(swarm.WithDialRanker(tcpFirstRanker)),
 	}
 	if len(cfg.PSK) > 0 {
 		opts = append(opts, libp2p.PrivateNetwork(pnet.PSK(cfg.PSK)))

@@ -37,7 +37,7 @@ func TestLyingPeerIsNeverTrusted(t *testing.T) {
 	mc, _ := cid.Decode(p.CID)
 	var holder *Node
 	var fileCID cid.Cid
-	mb, err := nodes[0].getBlock(ctx, mc)
+	mb, err := nodes[0].getBlock(ctx, mc, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +65,8 @@ func TestLyingPeerIsNeverTrusted(t *testing.T) {
 			reader = n
 		}
 	}
-	if _, err := reader.getBlockFrom(ctx, holder.ID(), fileCID); !errors.Is(err, errBadBlock) {
-		t.Fatalf("getBlockFrom a liar: %v, want errBadBlock", err)
+	if _, err := reader.pipeTo(holder.ID()).do(&pipeOp{ctx: ctx, op: opBlockGet, c: fileCID}); !errors.Is(err, errBadBlock) {
+		t.Fatalf("get from a liar: %v, want errBadBlock", err)
 	}
 	dest := filepath.Join(t.TempDir(), "out")
 	if _, err := reader.Fetch(ctx, "one-copy", 1, dest, false); err == nil {

@@ -93,7 +93,7 @@ func ringConsistent(ctx context.Context, nodes []*Node) error {
 		// many as fit (a list never names the node itself).
 		want := min(n.cfg.SuccListLen, len(sorted)-1)
 		if len(succs) < want {
-			return fmt.Errorf("node %s: %d successors, want %d", n.self.ID, len(succs), want)
+			return fmt.Errorf("node %s: %d successors %v, want %d", n.self.ID, len(succs), refIDs(succs), want)
 		}
 		for k := range want {
 			if exp := sorted[(i+1+k)%len(sorted)].self; succs[k].ID != exp.ID {
@@ -127,4 +127,12 @@ func (n *Node) Kill() error {
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr
+}
+
+func refIDs(refs []overlay.NodeRef) []string {
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = r.ID.String()
+	}
+	return out
 }

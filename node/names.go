@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -38,12 +39,34 @@ func (n *Node) nameCall(ctx context.Context, to peer.ID, req *rpcRequest) (*rpcR
 // successorsOf returns the live successor list of key: its replica set
 // first, then the nodes after it.
 func (n *Node) successorsOf(ctx context.Context, key overlay.ID) ([]overlay.NodeRef, error) {
+	if succs, ok := n.ranges.get(key); ok {
+		return placement.Candidates(succs, n.isDead), nil
+	}
+	// Bound the lookups in flight: a publish of many small files asks for
+	// thousands of keys at once, and after the first few answers most of
+	// them are in the range cache.
+	if err := n.lookupSlots.Acquire(ctx, 1); err != nil {
+		return nil, err
+	}
+	defer n.lookupSlots.Release(1)
+	if succs, ok := n.ranges.get(key); ok {
+		return placement.Candidates(succs, n.isDead), nil
+	}
 	res, err := n.ring.lookup(ctx, key)
 	if err != nil {
 		return nil, err
 	}
+	n.ranges.put(key, res.Successors)
 	return placement.Candidates(res.Successors, n.isDead), nil
 }
+
+// maxLookups bounds the ring lookups one node runs at once for its own
+// reads and writes.
+const maxLookups = 16
+
+// rangeCacheTTL is how long a lookup's answer is reused: a few stabilize
+// rounds, after which the ring may have changed.
+func rangeCacheTTL(stabilize time.Duration) time.Duration { return 3 * stabilize }
 
 // versionHolders asks every live successor of the name's key which versions
 // it holds and returns, for each version, the peers that hold it.

@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	routedhost "github.com/libp2p/go-libp2p/p2p/host/routed"
 	ma "github.com/multiformats/go-multiaddr"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/chorus-data/chorus/overlay"
 )
@@ -40,6 +41,13 @@ type Node struct {
 	liveMu sync.Mutex
 	dead   map[peer.ID]time.Time
 
+	pipesMu sync.Mutex
+	pipes   map[peer.ID]*peerPipe
+	ranges  *rangeCache
+	pinging map[peer.ID]bool
+
+	lookupSlots *semaphore.Weighted
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -56,7 +64,16 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("a data directory is required")
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, dead: make(map[peer.ID]time.Time)}
+	n := &Node{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		dead:    make(map[peer.ID]time.Time),
+		pipes:   make(map[peer.ID]*peerPipe),
+		ranges:  newRangeCache(rangeCacheTTL(cfg.StabilizeInterval)),
+		pinging: make(map[peer.ID]bool),
+
+		lookupSlots: semaphore.NewWeighted(maxLookups),
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -230,6 +247,7 @@ func (n *Node) markDead(p peer.ID) {
 	n.liveMu.Lock()
 	n.dead[p] = time.Now()
 	n.liveMu.Unlock()
+	n.ranges.forget(refOf(p).ID)
 }
 
 func (n *Node) markAlive(p peer.ID) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/chorus-data/chorus/dataset"
 	"github.com/chorus-data/chorus/overlay"
@@ -18,8 +19,13 @@ import (
 // ErrBadRequest marks errors caused by the caller's input.
 var ErrBadRequest = errors.New("bad request")
 
-// publishWorkers is how many blocks a publish stores at once.
-const publishWorkers = 8
+// publishWindowBytes bounds the block bytes a publish has in flight, and
+// blockOverhead is what each block counts for beyond its bytes (so that
+// empty and tiny blocks are bounded too).
+const (
+	publishWindowBytes = 64 << 20
+	blockOverhead      = 4 << 10
+)
 
 // PublishResult describes a stored version.
 type PublishResult struct {
@@ -65,41 +71,35 @@ func (n *Node) Publish(ctx context.Context, name, path string, r int) (*PublishR
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type job struct {
-		c    cid.Cid
-		data []byte
-	}
-	jobs := make(chan job, publishWorkers)
+	// Blocks are hashed as they are read and stored concurrently, up to
+	// publishWindowBytes in flight, so memory stays bounded and small files
+	// queue up enough to be batched per replica.
 	var (
 		wg       sync.WaitGroup
 		errOnce  sync.Once
 		firstErr error
+		window   = semaphore.NewWeighted(publishWindowBytes)
 	)
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel() })
 	}
-	for range publishWorkers {
+	blocks := 0
+	m, stats, buildErr := dataset.Build(path, dataset.DefaultParams(), func(c cid.Cid, data []byte) error {
+		w := min(int64(len(data))+blockOverhead, publishWindowBytes)
+		if err := window.Acquire(ctx, w); err != nil {
+			return err
+		}
+		blocks++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := range jobs {
-				if err := n.storeBlock(ctx, j.c, j.data, r); err != nil {
-					fail(err)
-				}
+			defer window.Release(w)
+			if err := n.storeBlock(ctx, c, data, r); err != nil {
+				fail(err)
 			}
 		}()
-	}
-	blocks := 0
-	m, stats, buildErr := dataset.Build(path, dataset.DefaultParams(), func(c cid.Cid, data []byte) error {
-		select {
-		case jobs <- job{c, data}:
-			blocks++
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return nil
 	})
-	close(jobs)
 	wg.Wait()
 	if firstErr != nil {
 		return nil, firstErr
@@ -157,7 +157,14 @@ func (n *Node) storeBlock(ctx context.Context, c cid.Cid, data []byte, r int) er
 				results <- err
 				continue
 			}
-			go func() { results <- n.putBlockTo(ctx, p, c, data) }()
+			if p == n.host.ID() {
+				go func() { results <- n.store.PutBlock(c, data) }()
+				continue
+			}
+			go func() {
+				_, err := n.pipeTo(p).do(&pipeOp{ctx: ctx, op: opBlockPut, c: c, data: data})
+				results <- err
+			}()
 		}
 		for range batch {
 			if err := <-results; err != nil {

@@ -20,6 +20,9 @@ const (
 	opRecordGet
 	opRecordVersions
 	opNamesList
+	// Batched block operations: many small blocks in one request.
+	opBlockPutMany
+	opBlockGetMany
 )
 
 // status is the outcome carried by a response.
@@ -41,6 +44,16 @@ type rpcRequest struct {
 	Data    []byte
 	Name    string
 	Version uint64
+	// Blocks carries the blocks of opBlockPutMany (CID and data) and the
+	// CIDs of opBlockGetMany (data empty).
+	Blocks []rpcBlock
+}
+
+// rpcBlock is one block of a batched request or response.
+type rpcBlock struct {
+	CID    []byte
+	Data   []byte
+	Status status // responses only
 }
 
 // rpcResponse answers an rpcRequest.
@@ -51,6 +64,9 @@ type rpcResponse struct {
 	Has      bool
 	Versions []uint64
 	Names    []string
+	// Blocks answers a batched request, one entry per requested block, in
+	// order.
+	Blocks []rpcBlock
 }
 
 // Field numbers of the wire encoding.
@@ -60,6 +76,7 @@ const (
 	fReqData    = 3
 	fReqName    = 4
 	fReqVersion = 5
+	fReqBlocks  = 6
 
 	fRespStatus   = 1
 	fRespErr      = 2
@@ -67,6 +84,11 @@ const (
 	fRespHas      = 4
 	fRespVersions = 5
 	fRespNames    = 6
+	fRespBlocks   = 7
+
+	fBlockCID    = 1
+	fBlockData   = 2
+	fBlockStatus = 3
 )
 
 // Bounds on decoded messages, independent of the frame bound.
@@ -74,6 +96,7 @@ const (
 	maxRPCNames    = 100000
 	maxRPCVersions = 1000000
 	maxRPCString   = 4096
+	maxRPCBlocks   = 4096
 )
 
 var errMalformed = errors.New("malformed message")
@@ -98,6 +121,9 @@ func (q *rpcRequest) marshal() []byte {
 		b = protowire.AppendTag(b, fReqVersion, protowire.VarintType)
 		b = protowire.AppendVarint(b, q.Version)
 	}
+	for i := range q.Blocks {
+		b = appendBlock(b, fReqBlocks, &q.Blocks[i])
+	}
 	return b
 }
 
@@ -115,7 +141,7 @@ func (q *rpcRequest) unmarshal(b []byte) error {
 			if n < 0 {
 				return fmt.Errorf("%w: op: %w", errMalformed, protowire.ParseError(n))
 			}
-			if v == 0 || v > uint64(opNamesList) {
+			if v == 0 || v > uint64(opBlockGetMany) {
 				return fmt.Errorf("%w: unknown op %d", errMalformed, v)
 			}
 			q.Op, b = op(v), b[n:]
@@ -143,6 +169,16 @@ func (q *rpcRequest) unmarshal(b []byte) error {
 				return fmt.Errorf("%w: version: %w", errMalformed, protowire.ParseError(n))
 			}
 			q.Version, b = v, b[n:]
+		case num == fReqBlocks && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || len(q.Blocks) >= maxRPCBlocks {
+				return fmt.Errorf("%w: blocks", errMalformed)
+			}
+			var blk rpcBlock
+			if err := blk.unmarshal(v); err != nil {
+				return err
+			}
+			q.Blocks, b = append(q.Blocks, blk), b[n:]
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
@@ -180,6 +216,9 @@ func (r *rpcResponse) marshal() []byte {
 	for _, s := range r.Names {
 		b = protowire.AppendTag(b, fRespNames, protowire.BytesType)
 		b = protowire.AppendString(b, s)
+	}
+	for i := range r.Blocks {
+		b = appendBlock(b, fRespBlocks, &r.Blocks[i])
 	}
 	return b
 }
@@ -229,6 +268,16 @@ func (r *rpcResponse) unmarshal(b []byte) error {
 				return fmt.Errorf("%w: names", errMalformed)
 			}
 			r.Names, b = append(r.Names, string(v)), b[n:]
+		case num == fRespBlocks && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || len(r.Blocks) >= maxRPCBlocks {
+				return fmt.Errorf("%w: blocks", errMalformed)
+			}
+			var blk rpcBlock
+			if err := blk.unmarshal(v); err != nil {
+				return err
+			}
+			r.Blocks, b = append(r.Blocks, blk), b[n:]
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
@@ -239,6 +288,72 @@ func (r *rpcResponse) unmarshal(b []byte) error {
 	}
 	if r.Status == 0 {
 		return fmt.Errorf("%w: missing status", errMalformed)
+	}
+	return nil
+}
+
+// appendBlock appends blk as a nested message in field num.
+func appendBlock(b []byte, num protowire.Number, blk *rpcBlock) []byte {
+	size := 0
+	if len(blk.CID) > 0 {
+		size += protowire.SizeTag(fBlockCID) + protowire.SizeBytes(len(blk.CID))
+	}
+	if len(blk.Data) > 0 {
+		size += protowire.SizeTag(fBlockData) + protowire.SizeBytes(len(blk.Data))
+	}
+	if blk.Status != 0 {
+		size += protowire.SizeTag(fBlockStatus) + protowire.SizeVarint(uint64(blk.Status))
+	}
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(size))
+	if len(blk.CID) > 0 {
+		b = protowire.AppendTag(b, fBlockCID, protowire.BytesType)
+		b = protowire.AppendBytes(b, blk.CID)
+	}
+	if len(blk.Data) > 0 {
+		b = protowire.AppendTag(b, fBlockData, protowire.BytesType)
+		b = protowire.AppendBytes(b, blk.Data)
+	}
+	if blk.Status != 0 {
+		b = protowire.AppendTag(b, fBlockStatus, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(blk.Status))
+	}
+	return b
+}
+
+func (blk *rpcBlock) unmarshal(b []byte) error {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return fmt.Errorf("%w: block: %w", errMalformed, protowire.ParseError(n))
+		}
+		b = b[n:]
+		switch {
+		case num == fBlockCID && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("%w: block cid", errMalformed)
+			}
+			blk.CID, b = v, b[n:]
+		case num == fBlockData && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return fmt.Errorf("%w: block data", errMalformed)
+			}
+			blk.Data, b = v, b[n:]
+		case num == fBlockStatus && typ == protowire.VarintType:
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 || v == 0 || v > uint64(statusError) {
+				return fmt.Errorf("%w: block status", errMalformed)
+			}
+			blk.Status, b = status(v), b[n:]
+		default:
+			n := protowire.ConsumeFieldValue(num, typ, b)
+			if n < 0 {
+				return fmt.Errorf("%w: block field %d", errMalformed, num)
+			}
+			b = b[n:]
+		}
 	}
 	return nil
 }

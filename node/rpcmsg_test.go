@@ -13,6 +13,7 @@ func TestRPCRoundTrip(t *testing.T) {
 		{Op: opBlockPut, CID: []byte{1, 2, 3}, Data: []byte("hello")},
 		{Op: opRecordGet, Name: "sky/survey", Version: 7},
 		{Op: opNamesList},
+		{Op: opBlockPutMany, Blocks: []rpcBlock{{CID: []byte{1}, Data: []byte("a")}, {CID: []byte{2}, Data: []byte("b")}}},
 	}
 	for _, q := range reqs {
 		var got rpcRequest
@@ -27,6 +28,7 @@ func TestRPCRoundTrip(t *testing.T) {
 		{Status: statusOK, Data: []byte("x"), Has: true},
 		{Status: statusConflict, Err: "taken"},
 		{Status: statusOK, Versions: []uint64{1, 2, 3}, Names: []string{"a", "b"}},
+		{Status: statusOK, Blocks: []rpcBlock{{Status: statusOK, Data: []byte("x")}, {Status: statusNotFound}}},
 	}
 	for _, r := range resps {
 		var got rpcResponse
@@ -75,6 +77,7 @@ func TestFrameBound(t *testing.T) {
 func FuzzRPCRequest(f *testing.F) {
 	f.Add((&rpcRequest{Op: opBlockPut, CID: []byte{1}, Data: []byte("d")}).marshal())
 	f.Add((&rpcRequest{Op: opRecordPut, Name: "n", Version: 3}).marshal())
+	f.Add((&rpcRequest{Op: opBlockGetMany, Blocks: []rpcBlock{{CID: []byte{1}}}}).marshal())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var q rpcRequest
 		if err := q.unmarshal(b); err != nil {

@@ -1,0 +1,251 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/chorus-data/chorus/dataset"
+	"github.com/chorus-data/chorus/replica"
+)
+
+// Tuning of the per-peer block pipelines.
+const (
+	// pipeWindow is how many block requests may be in flight to one peer.
+	pipeWindow = 16
+	// smallBlock is the largest block that is batched with others.
+	smallBlock = 256 << 10
+	// batchBytes bounds the block bytes of one batched request.
+	batchBytes = 1 << 20
+	// batchCount bounds the blocks of one batched request.
+	batchCount = 1024
+)
+
+// pipeOp is one block operation queued on a peer's pipeline.
+type pipeOp struct {
+	ctx  context.Context
+	op   op // opBlockPut or opBlockGet
+	c    cid.Cid
+	data []byte // put: the block
+	size int64  // get: the expected size, 0 when unknown
+	done chan pipeResult
+}
+
+type pipeResult struct {
+	data []byte
+	err  error
+}
+
+func (o *pipeOp) bytes() int64 {
+	if o.op == opBlockPut {
+		return int64(len(o.data))
+	}
+	if o.size > 0 {
+		return o.size
+	}
+	return dataset.MaxBlockSize
+}
+
+func (o *pipeOp) small() bool { return o.bytes() <= smallBlock }
+
+// peerPipe is the request pipeline to one peer: a window of requests in
+// flight, small blocks coalesced into batched requests, and the measured
+// throughput that source selection ranks peers by.
+type peerPipe struct {
+	n *Node
+	p peer.ID
+
+	mu            sync.Mutex
+	queue         []*pipeOp
+	queuedBytes   int64
+	inflight      int
+	inflightBytes int64
+	busySince     time.Time     // when inflight went from 0 to 1
+	busy          time.Duration // total time with requests in flight
+	moved         int64         // bytes moved during busy
+}
+
+// pipeTo returns the pipeline to p, creating it on first use.
+func (n *Node) pipeTo(p peer.ID) *peerPipe {
+	n.pipesMu.Lock()
+	defer n.pipesMu.Unlock()
+	pp, ok := n.pipes[p]
+	if !ok {
+		pp = &peerPipe{n: n, p: p}
+		n.pipes[p] = pp
+	}
+	return pp
+}
+
+// do queues o and waits for its result.
+func (pp *peerPipe) do(o *pipeOp) ([]byte, error) {
+	o.done = make(chan pipeResult, 1)
+	pp.mu.Lock()
+	pp.queue = append(pp.queue, o)
+	pp.queuedBytes += o.bytes()
+	pp.pumpLocked()
+	pp.mu.Unlock()
+	select {
+	case r := <-o.done:
+		return r.data, r.err
+	case <-o.ctx.Done():
+		return nil, o.ctx.Err()
+	}
+}
+
+// pumpLocked starts requests while the window has room.
+func (pp *peerPipe) pumpLocked() {
+	for pp.inflight < pipeWindow && len(pp.queue) > 0 {
+		// Drop operations whose caller has gone away.
+		first := pp.queue[0]
+		if first.ctx.Err() != nil {
+			pp.queue = pp.queue[1:]
+			pp.queuedBytes -= first.bytes()
+			continue
+		}
+		batch := []*pipeOp{first}
+		total := first.bytes()
+		i := 1
+		if first.small() {
+			for i < len(pp.queue) && len(batch) < batchCount {
+				o := pp.queue[i]
+				if o.op != first.op || !o.small() || total+o.bytes() > batchBytes {
+					break
+				}
+				batch = append(batch, o)
+				total += o.bytes()
+				i++
+			}
+		}
+		pp.queue = pp.queue[i:]
+		pp.queuedBytes -= total
+		if pp.inflight == 0 {
+			pp.busySince = time.Now()
+		}
+		pp.inflight++
+		pp.inflightBytes += total
+		go pp.send(batch, total)
+	}
+}
+
+// send carries out one request and delivers its results.
+func (pp *peerPipe) send(batch []*pipeOp, total int64) {
+	results := pp.exchange(batch, total)
+	var moved int64
+	for i, o := range batch {
+		if results[i].err == nil {
+			moved += o.bytes()
+			if o.op == opBlockGet {
+				moved += int64(len(results[i].data)) - o.bytes()
+			}
+		}
+		o.done <- results[i]
+	}
+	pp.mu.Lock()
+	pp.inflight--
+	pp.inflightBytes -= total
+	pp.moved += moved
+	if pp.inflight == 0 {
+		pp.busy += time.Since(pp.busySince)
+		// Forget the distant past so the estimate follows the link.
+		if pp.busy > 20*time.Second {
+			pp.busy /= 2
+			pp.moved /= 2
+		}
+	}
+	pp.pumpLocked()
+	pp.mu.Unlock()
+}
+
+// exchange sends batch as one request (batched when it has several
+// blocks) and returns one result per operation. Blocks received are
+// verified against their CIDs here, so that nothing unverified leaves the
+// pipeline.
+func (pp *peerPipe) exchange(batch []*pipeOp, total int64) []pipeResult {
+	out := make([]pipeResult, len(batch))
+	fail := func(err error) []pipeResult {
+		for i := range out {
+			out[i].err = err
+		}
+		return out
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pp.n.blockTimeout(int(total)))
+	defer cancel()
+	first := batch[0]
+	req := &rpcRequest{Op: first.op}
+	if len(batch) == 1 {
+		req.CID, req.Data = first.c.Bytes(), first.data
+	} else {
+		req.Op = opBlockPutMany
+		if first.op == opBlockGet {
+			req.Op = opBlockGetMany
+		}
+		req.Blocks = make([]rpcBlock, len(batch))
+		for i, o := range batch {
+			req.Blocks[i] = rpcBlock{CID: o.c.Bytes(), Data: o.data}
+		}
+	}
+	maxResp := maxSmallFrame
+	if first.op == opBlockGet {
+		maxResp = maxBlockFrame
+	}
+	resp, err := pp.n.call(ctx, pp.p, BlockProtocol, req, maxResp)
+	if err != nil {
+		return fail(err)
+	}
+	if len(batch) == 1 {
+		out[0] = pp.result(first, resp.Status, resp.Data, resp.Err)
+		return out
+	}
+	if resp.Status != statusOK {
+		return fail(fmt.Errorf("%w: %s: %s", errRemote, pp.p, resp.Err))
+	}
+	if len(resp.Blocks) != len(batch) {
+		return fail(fmt.Errorf("%w: %s answered %d of %d blocks", errRemote, pp.p, len(resp.Blocks), len(batch)))
+	}
+	for i, o := range batch {
+		out[i] = pp.result(o, resp.Blocks[i].Status, resp.Blocks[i].Data, "")
+	}
+	return out
+}
+
+// result turns one answered operation into its result.
+func (pp *peerPipe) result(o *pipeOp, st status, data []byte, msg string) pipeResult {
+	switch st {
+	case statusOK:
+	case statusNotFound:
+		return pipeResult{err: fmt.Errorf("block %s on %s: %w", o.c, pp.p, replica.ErrNotFound)}
+	default:
+		return pipeResult{err: fmt.Errorf("%w: %s on %s: %s", errRemote, o.c, pp.p, msg)}
+	}
+	if o.op == opBlockPut {
+		return pipeResult{}
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	if err := dataset.VerifyBlock(o.c, data); err != nil {
+		pp.n.log.Warn("peer sent a block that does not match its CID", "peer", pp.p, "cid", o.c)
+		return pipeResult{err: fmt.Errorf("%w: %s from %s: %w", errBadBlock, o.c, pp.p, err)}
+	}
+	return pipeResult{data: data}
+}
+
+// load returns the bytes queued or in flight to the peer and its measured
+// throughput in bytes per second (0 when not yet measured).
+func (pp *peerPipe) load() (pending int64, bw float64) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	busy := pp.busy
+	if pp.inflight > 0 {
+		busy += time.Since(pp.busySince)
+	}
+	if pp.moved >= smallBlock && busy > 0 {
+		bw = float64(pp.moved) / busy.Seconds()
+	}
+	return pp.inflightBytes + pp.queuedBytes, bw
+}
