@@ -71,6 +71,17 @@ func (n *Node) expected(p peer.ID, size int64) time.Duration {
 	return n.rtt(p) + time.Duration(float64(pending+size)/bw*float64(time.Second))
 }
 
+// hedgeDelay is how long a get of size bytes from p may run before a
+// second holder is asked too: three times the expected time once p's
+// throughput is measured, else a full RPC timeout, so that a cold start
+// does not duplicate every request on a slow link.
+func (n *Node) hedgeDelay(p peer.ID, size int64) time.Duration {
+	if _, bw := n.pipeTo(p).load(); bw <= 0 {
+		return max(n.cfg.RPCTimeout, minHedge)
+	}
+	return max(3*n.expected(p, size), minHedge)
+}
+
 // rankSources orders candidate holders by expected completion time: the
 // nearest first while it keeps up, the others once it is loaded, so a
 // fetch stripes across replicas exactly when one cannot fill the pipe.
@@ -155,7 +166,7 @@ func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Ci
 	tried := make(map[peer.ID]bool)
 	results := make(chan sourceResult, len(holders))
 	inflight := 0
-	var lastEst time.Duration
+	var hedgeAfter time.Duration
 	launch := func() bool {
 		for _, p := range n.rankSources(holders, size) {
 			if tried[p] {
@@ -163,7 +174,7 @@ func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Ci
 			}
 			tried[p] = true
 			inflight++
-			lastEst = n.expected(p, size)
+			hedgeAfter = n.hedgeDelay(p, size)
 			go func() {
 				data, err := n.pipeTo(p).do(&pipeOp{ctx: ctx, op: opBlockGet, c: c, size: size})
 				results <- sourceResult{p, data, err}
@@ -175,7 +186,7 @@ func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Ci
 	if !launch() {
 		return nil, fmt.Errorf("block %s: no holder to ask: %w", c, replica.ErrNotFound)
 	}
-	hedge := time.NewTimer(max(3*lastEst, minHedge))
+	hedge := time.NewTimer(hedgeAfter)
 	defer hedge.Stop()
 	var errs []error
 	for inflight > 0 {

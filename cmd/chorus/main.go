@@ -65,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(rest, stdout, stderr)
 	case "sim":
 		err = cmdSim(rest, stdout, stderr)
+	case "bench":
+		err = cmdBench(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -86,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // commands are the subcommand names.
-var commands = []string{"node", "id", "publish", "fetch", "ls", "versions", "status", "demo", "sim", "help"}
+var commands = []string{"node", "id", "publish", "fetch", "ls", "versions", "status", "demo", "sim", "bench", "help"}
 
 // splitCommand finds the subcommand, which may follow flags
 // (`chorus --api HOST:PORT status`), and returns it with the other

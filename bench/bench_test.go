@@ -1,0 +1,34 @@
+package bench
+
+import (
+	"context"
+	"testing"
+)
+
+// TestRunSmall runs the whole benchmark at a small size: every figure must
+// come out positive and the multi-source fetch must actually use the three
+// limited links in parallel (more than one link's worth).
+func TestRunSmall(t *testing.T) {
+	res, err := Run(context.Background(), Config{
+		Size:          16 << 20,
+		MultiSize:     12 << 20,
+		LinkLimitMBps: 8,
+		SmallFiles:    300,
+		Dir:           t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", *res)
+	for name, v := range map[string]float64{
+		"raw": res.RawStreamMBps, "publish": res.PublishMBps, "fetch single": res.FetchSingleMBps,
+		"fetch multi": res.FetchMultiMBps, "small publish": res.SmallFilesPublishS, "small fetch": res.SmallFilesFetchS,
+	} {
+		if v <= 0 {
+			t.Errorf("%s = %v, want > 0", name, v)
+		}
+	}
+	if res.FetchMultiMBps <= res.MultiLinkLimitMBps {
+		t.Errorf("three links of %.1f MB/s gave %.1f MB/s: not striped", res.MultiLinkLimitMBps, res.FetchMultiMBps)
+	}
+}
