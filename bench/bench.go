@@ -246,6 +246,9 @@ func multiSource(ctx context.Context, dir string, cfg Config, res *Result, say f
 		return err
 	}
 	defer reader.Close()
+	if err := routeThroughProxies(ctx, reader, nodes); err != nil {
+		return err
+	}
 	rate := int64(cfg.LinkLimitMBps * 1e6)
 	for _, p := range proxies {
 		p.SetLink(netshape.Link{Rate: rate})

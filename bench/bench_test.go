@@ -11,8 +11,8 @@ import (
 func TestRunSmall(t *testing.T) {
 	res, err := Run(context.Background(), Config{
 		Size:          16 << 20,
-		MultiSize:     12 << 20,
-		LinkLimitMBps: 8,
+		MultiSize:     32 << 20,
+		LinkLimitMBps: 16,
 		SmallFiles:    300,
 		Dir:           t.TempDir(),
 	})

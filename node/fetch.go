@@ -126,6 +126,7 @@ func (n *Node) getBlock(ctx context.Context, c cid.Cid, size int64, stats *sourc
 		if len(holders) == 0 {
 			break
 		}
+		n.measureRTTs(ctx, holders)
 		data, err := n.fetchFromHolders(ctx, holders, c, size, stats)
 		if err == nil {
 			return data, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/libp2p/go-libp2p/core/host"
 	"path/filepath"
 	"sort"
 	"time"
@@ -136,3 +137,7 @@ func refIDs(refs []overlay.NodeRef) []string {
 	}
 	return out
 }
+
+// Host returns the node's libp2p host, for tools that need to manage its
+// connections (the benchmark routes them through shaping proxies).
+func (n *Node) Host() host.Host { return n.host }

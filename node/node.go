@@ -159,30 +159,50 @@ func (n *Node) join(ctx context.Context, bootstrap []peer.AddrInfo) error {
 			continue
 		}
 		via := refOf(ai.ID)
-		if err := n.ring.do(ctx, func(c *overlay.Node) { c.Join(n.ring.now(), via) }); err != nil {
-			return err
-		}
-		deadline := time.Now().Add(n.cfg.RPCTimeout * 10)
-		for time.Now().Before(deadline) {
-			joined := false
-			if err := n.ring.do(ctx, func(c *overlay.Node) { joined = c.Joined() }); err != nil {
+		// A join lookup can fail while the member is still learning the
+		// ring (or a message is lost); try a few times before giving up.
+		for range joinAttempts {
+			joined, err := n.tryJoin(ctx, via)
+			if err != nil {
 				return err
 			}
 			if joined {
 				return nil
 			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(20 * time.Millisecond):
-			}
 		}
-		errs = append(errs, fmt.Errorf("join through %s: no answer", ai.ID))
+		errs = append(errs, fmt.Errorf("join through %s: no answer after %d attempts", ai.ID, joinAttempts))
 	}
 	if len(errs) == 0 {
 		return errors.New("no bootstrap peer other than this node itself")
 	}
 	return fmt.Errorf("could not join the ring: %w", errors.Join(errs...))
+}
+
+// joinAttempts is how many join lookups a node tries per bootstrap peer.
+const joinAttempts = 3
+
+// tryJoin starts one join through via and waits (up to five RPC timeouts)
+// for the core to have a successor.
+func (n *Node) tryJoin(ctx context.Context, via overlay.NodeRef) (bool, error) {
+	if err := n.ring.do(ctx, func(c *overlay.Node) { c.Join(n.ring.now(), via) }); err != nil {
+		return false, err
+	}
+	deadline := time.Now().Add(n.cfg.RPCTimeout * 5)
+	for time.Now().Before(deadline) {
+		joined := false
+		if err := n.ring.do(ctx, func(c *overlay.Node) { joined = c.Joined() }); err != nil {
+			return false, err
+		}
+		if joined {
+			return true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return false, nil
 }
 
 // ID returns the node's peer ID.

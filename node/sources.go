@@ -20,8 +20,10 @@ const (
 	// unknownRTT ranks a peer whose round-trip time is not measured yet.
 	unknownRTT = 100 * time.Millisecond
 	// priorBandwidth is assumed for a peer before its throughput is
-	// measured, in bytes per second.
-	priorBandwidth = 100e6
+	// measured, in bytes per second; unmeasuredCap bounds what is queued
+	// on such a peer, so an optimistic guess costs little.
+	priorBandwidth = 1e9
+	unmeasuredCap  = 8 << 20
 	// minHedge is the least time a block request runs before a second
 	// replica is asked too.
 	minHedge = 250 * time.Millisecond
@@ -71,6 +73,23 @@ func (n *Node) expected(p peer.ID, size int64) time.Duration {
 	return n.rtt(p) + time.Duration(float64(pending+size)/bw*float64(time.Second))
 }
 
+// firstUntried returns the first of ranked not in tried, or "".
+func (n *Node) firstUntried(ranked []peer.ID, tried map[peer.ID]bool) peer.ID {
+	for _, p := range ranked {
+		if !tried[p] {
+			return p
+		}
+	}
+	return ""
+}
+
+// unmeasuredFull reports whether p's throughput is still unknown while
+// unmeasuredCap bytes are already queued on it.
+func (n *Node) unmeasuredFull(p peer.ID) bool {
+	pending, bw := n.pipeTo(p).load()
+	return bw <= 0 && pending >= unmeasuredCap
+}
+
 // hedgeDelay is how long a get of size bytes from p may run before a
 // second holder is asked too: three times the expected time once p's
 // throughput is measured, else a full RPC timeout, so that a cold start
@@ -82,25 +101,84 @@ func (n *Node) hedgeDelay(p peer.ID, size int64) time.Duration {
 	return max(3*n.expected(p, size), minHedge)
 }
 
-// rankSources orders candidate holders by expected completion time: the
-// nearest first while it keeps up, the others once it is loaded, so a
-// fetch stripes across replicas exactly when one cannot fill the pipe.
+// stripeDelay is the queueing delay at which a source is taken to be
+// unable to fill the pipe: blocks then go to the next-nearest source whose
+// queue is shorter.
+const stripeDelay = 500 * time.Millisecond
+
+// rankSources orders candidate holders for a get of size bytes. The
+// nearest (by round-trip time) comes first while the bytes already queued
+// on it would drain within stripeDelay at its measured throughput; when it
+// is that loaded, the next-nearest that is not comes first, and when all
+// are, the one expected to deliver soonest. So a fetch stays on the
+// nearest replica while it keeps up and stripes across replicas exactly
+// when one cannot fill the pipe.
 func (n *Node) rankSources(cands []peer.ID, size int64) []peer.ID {
 	type scored struct {
-		p   peer.ID
-		est time.Duration
+		p     peer.ID
+		rtt   time.Duration
+		queue time.Duration
 	}
 	s := make([]scored, len(cands))
 	for i, p := range cands {
-		s[i] = scored{p, n.expected(p, size)}
+		pending, bw := n.pipeTo(p).load()
+		if bw <= 0 {
+			bw = priorBandwidth
+		}
+		s[i] = scored{p, n.rtt(p), time.Duration(float64(pending+size) / bw * float64(time.Second))}
 	}
-	sort.SliceStable(s, func(i, j int) bool { return s[i].est < s[j].est })
-	out := make([]peer.ID, len(s))
+	sort.SliceStable(s, func(i, j int) bool { return s[i].rtt < s[j].rtt })
+	first := -1
 	for i := range s {
-		out[i] = s[i].p
+		if s[i].queue <= stripeDelay {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		sort.SliceStable(s, func(i, j int) bool { return s[i].rtt+s[i].queue < s[j].rtt+s[j].queue })
+		first = 0
+	}
+	out := make([]peer.ID, 0, len(s))
+	out = append(out, s[first].p)
+	for i := range s {
+		if i != first {
+			out = append(out, s[i].p)
+		}
 	}
 	return out
 }
+
+// measureRTTs waits (up to rttWait) for round-trip times to the holders
+// that have none yet, so that the first blocks of a fetch already go to
+// the nearest.
+func (n *Node) measureRTTs(ctx context.Context, holders []peer.ID) {
+	var missing []peer.ID
+	for _, p := range holders {
+		if n.host.Peerstore().LatencyEWMA(p) == 0 {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, rttWait)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, p := range missing {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r, ok := <-ping.Ping(ctx, n.host, p); ok && r.Error == nil {
+				return
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// rttWait bounds how long a fetch waits to measure its sources.
+const rttWait = time.Second
 
 // sourceStats counts what each source delivered during one fetch.
 type sourceStats struct {
@@ -168,6 +246,15 @@ func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Ci
 	inflight := 0
 	var hedgeAfter time.Duration
 	launch := func() bool {
+		// Let an unmeasured source show its speed before piling more onto
+		// it (or moving past it), then rank again.
+		for ctx.Err() == nil {
+			p := n.firstUntried(n.rankSources(holders, size), tried)
+			if p == "" || !n.unmeasuredFull(p) {
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
 		for _, p := range n.rankSources(holders, size) {
 			if tried[p] {
 				continue
