@@ -144,6 +144,9 @@ func (p *Proxy) serve(in, out net.Conn) {
 // catch up.
 const burst = 20 * time.Millisecond
 
+// minSleep is the shortest wait the proxy sleeps for.
+const minSleep = 200 * time.Microsecond
+
 // chunk is data read at a time, waiting out its delay.
 type chunk struct {
 	data []byte
@@ -154,11 +157,11 @@ type chunk struct {
 // the delay and paced at the rate. At the end of src it half-closes dst
 // and returns nil; a failed write returns its error.
 func (p *Proxy) relay(src, dst net.Conn) error {
-	queue := make(chan chunk, 512)
+	queue := make(chan chunk, 128)
 	go func() {
 		defer close(queue)
 		for {
-			buf := make([]byte, 32<<10)
+			buf := make([]byte, 256<<10)
 			n, err := src.Read(buf)
 			if n > 0 {
 				queue <- chunk{data: buf[:n], due: time.Now().Add(p.currentLink().Delay)}
@@ -170,7 +173,9 @@ func (p *Proxy) relay(src, dst net.Conn) error {
 	}()
 	var next time.Time // when the link is free again
 	for c := range queue {
-		if d := time.Until(c.due); d > 0 {
+		// Sleeping costs tens of microseconds at best; skip sleeps too
+		// short to matter so that a short delay does not cap throughput.
+		if d := time.Until(c.due); d > minSleep {
 			time.Sleep(d)
 		}
 		if rate := p.currentLink().Rate; rate > 0 {
@@ -180,7 +185,7 @@ func (p *Proxy) relay(src, dst net.Conn) error {
 				next = earliest
 			}
 			next = next.Add(time.Duration(float64(len(c.data)) / float64(rate) * float64(time.Second)))
-			if d := time.Until(next); d > 0 {
+			if d := time.Until(next); d > minSleep {
 				time.Sleep(d)
 			}
 		}

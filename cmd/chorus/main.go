@@ -67,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdSim(rest, stdout, stderr)
 	case "bench":
 		err = cmdBench(rest, stdout, stderr)
+	case "shape":
+		err = cmdShape(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -88,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // commands are the subcommand names.
-var commands = []string{"node", "id", "publish", "fetch", "ls", "versions", "status", "demo", "sim", "bench", "help"}
+var commands = []string{"node", "id", "publish", "fetch", "ls", "versions", "status", "demo", "sim", "bench", "shape", "help"}
 
 // splitCommand finds the subcommand, which may follow flags
 // (`chorus --api HOST:PORT status`), and returns it with the other
