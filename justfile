@@ -38,3 +38,16 @@ bench:
 # Five separate `chorus node` processes on loopback, driven by the CLI.
 ring:
     ./scripts/ring-demo.sh
+
+# Replicas that keep themselves: 8 then 12 `chorus node` processes, crashes,
+# joins, replicate --replicas 5 and zones, with the repair times (needs jq).
+repair:
+    ./scripts/repair-demo.sh
+
+# Real nodes behind shaping proxies at 5/50/150 ms RTT: which replica served the fetch.
+wan-demo:
+    ./scripts/wan-demo.sh 64
+
+# The transfer benchmark against the raw libp2p stream (1 GiB by default).
+bench-transfer:
+    go run ./cmd/chorus bench --json

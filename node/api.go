@@ -38,6 +38,8 @@ func (n *Node) serveAPI(addr string) error {
 	mux.HandleFunc("GET /v1/versions", n.apiVersions)
 	mux.HandleFunc("POST /v1/publish", n.apiPublish)
 	mux.HandleFunc("POST /v1/fetch", n.apiFetch)
+	mux.HandleFunc("POST /v1/replicate", n.apiReplicate)
+	mux.HandleFunc("GET /v1/dataset-status", n.apiDatasetStatus)
 	n.apiLn = ln
 	n.apiSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
@@ -97,6 +99,9 @@ func (n *Node) Status(ctx context.Context) (*StatusInfo, error) {
 	st.Connected = len(n.host.Network().Peers())
 	st.Blocks, st.Bytes, err = n.store.Stats()
 	if err != nil {
+		return nil, err
+	}
+	if st.Repair, err = n.RepairStatus(ctx); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -231,7 +236,13 @@ func (n *Node) apiPublish(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, fmt.Errorf("%w: path %q must be absolute", ErrBadRequest, req.Path))
 		return
 	}
-	res, err := n.Publish(r.Context(), req.Name, req.Path, req.Replicas)
+	if wantsStream(r) {
+		serveStreamed(w, r, func(ctx context.Context) (any, error) {
+			return n.PublishZones(ctx, req.Name, req.Path, req.Replicas, req.Zones)
+		})
+		return
+	}
+	res, err := n.PublishZones(r.Context(), req.Name, req.Path, req.Replicas, req.Zones)
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -247,6 +258,12 @@ func (n *Node) apiFetch(w http.ResponseWriter, r *http.Request) {
 	}
 	if !filepath.IsAbs(req.Dest) {
 		writeErr(w, fmt.Errorf("%w: dest %q must be absolute", ErrBadRequest, req.Dest))
+		return
+	}
+	if wantsStream(r) {
+		serveStreamed(w, r, func(ctx context.Context) (any, error) {
+			return n.Fetch(ctx, req.Name, req.Version, req.Dest, req.Force)
+		})
 		return
 	}
 	res, err := n.Fetch(r.Context(), req.Name, req.Version, req.Dest, req.Force)

@@ -14,16 +14,17 @@ type PeerInfo struct {
 
 // StatusInfo is the answer of GET /v1/status.
 type StatusInfo struct {
-	ID          string     `json:"id"`
-	RingID      string     `json:"ring_id"`
-	Addrs       []string   `json:"addrs"`
-	Predecessor *PeerInfo  `json:"predecessor"`
-	Successors  []PeerInfo `json:"successors"`
-	Fingers     []PeerInfo `json:"fingers"`
-	KnownNodes  int        `json:"known_nodes"`
-	Connected   int        `json:"connected_peers"`
-	Blocks      int64      `json:"blocks"`
-	Bytes       int64      `json:"bytes"`
+	ID          string      `json:"id"`
+	RingID      string      `json:"ring_id"`
+	Addrs       []string    `json:"addrs"`
+	Predecessor *PeerInfo   `json:"predecessor"`
+	Successors  []PeerInfo  `json:"successors"`
+	Fingers     []PeerInfo  `json:"fingers"`
+	KnownNodes  int         `json:"known_nodes"`
+	Connected   int         `json:"connected_peers"`
+	Blocks      int64       `json:"blocks"`
+	Bytes       int64       `json:"bytes"`
+	Repair      *RepairInfo `json:"repair,omitempty"`
 }
 
 // VersionInfo describes one version of a dataset.
@@ -53,9 +54,10 @@ type NamesInfo struct {
 // PublishRequest is the body of POST /v1/publish. Path is read by the node
 // process, so it must be absolute (the CLI makes it so).
 type PublishRequest struct {
-	Name     string `json:"name"`
-	Path     string `json:"path"`
-	Replicas int    `json:"replicas"`
+	Name     string   `json:"name"`
+	Path     string   `json:"path"`
+	Replicas int      `json:"replicas"`
+	Zones    []string `json:"zones,omitempty"`
 }
 
 // FetchRequest is the body of POST /v1/fetch. Dest is written by the node

@@ -50,6 +50,11 @@ type Config struct {
 	RPCTimeout time.Duration
 	// SuccListLen is the ring successor list length.
 	SuccListLen int
+	// Zone is the node's zone (a site, rack or region), which datasets
+	// that ask for zones spread their copies over; "" for none.
+	Zone string
+	// Repair configures replica maintenance; zero fields take defaults.
+	Repair RepairConfig
 	// Logger receives the node's logs; slog.Default() when nil.
 	Logger *slog.Logger
 }

@@ -67,9 +67,15 @@ func (n *Node) Fetch(ctx context.Context, name string, version uint64, dest stri
 			sizes[ch.CID] = ch.Size
 		}
 	}
+	progress := newProgressMeter(ctx, m.TotalSize())
 	err = dataset.Materialize(m, dest, dataset.MaterializeOptions{Force: force, Workers: fetchWorkers, MaxBytes: fetchWindowBytes, Verified: true, ResumeKey: rec.Manifest.String()}, func(c cid.Cid) ([]byte, error) {
-		return n.getBlock(ctx, c, sizes[c], stats)
+		data, err := n.getBlock(ctx, c, sizes[c], stats)
+		if err == nil {
+			progress.add(int64(len(data)))
+		}
+		return data, err
 	})
+	progress.finish()
 	if errors.Is(err, dataset.ErrDestExists) {
 		return nil, fmt.Errorf("%w: %w (use --force to overwrite)", ErrBadRequest, err)
 	}
@@ -96,6 +102,7 @@ func (n *Node) Fetch(ctx context.Context, name string, version uint64, dest stri
 // of its key.
 func (n *Node) getBlock(ctx context.Context, c cid.Cid, size int64, stats *sourceStats) ([]byte, error) {
 	if data, err := n.store.GetBlock(c); err == nil {
+		stats.add(n.host.ID(), len(data)) // served by this node's own store
 		return data, nil
 	}
 	// A holder that answers "not found" or sends a bad block is done with;

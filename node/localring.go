@@ -116,6 +116,9 @@ func (n *Node) Kill() error {
 		if n.host != nil {
 			errs = append(errs, n.host.Close())
 		}
+		if n.repl != nil {
+			n.repl.shutdown()
+		}
 		if n.ring != nil {
 			n.ring.abort()
 		}

@@ -33,6 +33,7 @@ type Node struct {
 	dht   *dht.IpfsDHT
 	store *BadgerStore
 	ring  *ringLoop
+	repl  *replLoop
 	self  overlay.NodeRef
 
 	apiLn  net.Listener
@@ -109,6 +110,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.host.SetStreamHandler(RingProtocol, n.handleRing)
 	n.host.SetStreamHandler(BlockProtocol, n.handleBlock)
 	n.host.SetStreamHandler(NameProtocol, n.handleName)
+	if err := n.startRepl(); err != nil {
+		return nil, err
+	}
 	go n.ring.run()
 
 	if err := n.join(ctx, bootstrap); err != nil {
@@ -245,6 +249,9 @@ func (n *Node) Close() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			errs = append(errs, n.apiSrv.Shutdown(ctx))
 			cancel()
+		}
+		if n.repl != nil {
+			n.repl.shutdown()
 		}
 		if n.ring != nil {
 			n.ring.shutdown()

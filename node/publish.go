@@ -50,6 +50,13 @@ func (n *Node) MaxReplicas() int { return n.cfg.SuccListLen + 1 }
 // on their replica sets before the name's head moves, so a reader never
 // sees a version with missing blocks.
 func (n *Node) Publish(ctx context.Context, name, path string, r int) (*PublishResult, error) {
+	return n.PublishZones(ctx, name, path, r, nil)
+}
+
+// PublishZones is Publish for a dataset whose copies must also cover
+// zones: the version record and every block's claim carry them, and
+// replica maintenance places a copy in each zone (see RepairConfig).
+func (n *Node) PublishZones(ctx context.Context, name, path string, r int, zones []string) (*PublishResult, error) {
 	start := time.Now()
 	if err := dataset.ValidateName(name); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
@@ -59,6 +66,10 @@ func (n *Node) Publish(ctx context.Context, name, path string, r int) (*PublishR
 	}
 	if r < 1 || r > n.MaxReplicas() {
 		return nil, fmt.Errorf("%w: --replicas must be between 1 and %d, got %d", ErrBadRequest, n.MaxReplicas(), r)
+	}
+	zones, err := normalizeZones(zones)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadRequest, err)
@@ -84,6 +95,7 @@ func (n *Node) Publish(ctx context.Context, name, path string, r int) (*PublishR
 		errOnce.Do(func() { firstErr = err; cancel() })
 	}
 	blocks := 0
+	progress := newProgressMeter(ctx, treeSize(path))
 	m, stats, buildErr := dataset.Build(path, dataset.DefaultParams(), func(c cid.Cid, data []byte) error {
 		w := min(int64(len(data))+blockOverhead, publishWindowBytes)
 		if err := window.Acquire(ctx, w); err != nil {
@@ -96,11 +108,14 @@ func (n *Node) Publish(ctx context.Context, name, path string, r int) (*PublishR
 			defer window.Release(w)
 			if err := n.storeBlock(ctx, c, data, r); err != nil {
 				fail(err)
+				return
 			}
+			progress.add(int64(len(data)))
 		}()
 		return nil
 	})
 	wg.Wait()
+	progress.finish()
 	if firstErr != nil {
 		return nil, firstErr
 	}
@@ -123,6 +138,7 @@ func (n *Node) Publish(ctx context.Context, name, path string, r int) (*PublishR
 		Parent:    head,
 		Time:      time.Now().UnixMilli(),
 		Replicas:  r,
+		Zones:     zones,
 		Publisher: n.host.ID().String(),
 		Size:      stats.Bytes,
 		Files:     stats.Files,
@@ -130,6 +146,7 @@ func (n *Node) Publish(ctx context.Context, name, path string, r int) (*PublishR
 	if err := n.putRecord(ctx, rec, r); err != nil {
 		return nil, err
 	}
+	n.claimVersion(ctx, rec, append([]cid.Cid{mc}, m.Blocks()...))
 	return &PublishResult{
 		Name: name, Version: rec.Version, CID: mc.String(), Parent: head,
 		Bytes: stats.Bytes, Files: stats.Files, Dirs: stats.Dirs, Blocks: blocks + 1,

@@ -39,6 +39,7 @@ type ringLoop struct {
 	done    chan struct{}
 
 	pending map[overlay.LookupID]chan overlay.LookupResult
+	view    *viewHook // reports view changes to the replication loop
 	aborted atomic.Bool
 }
 
@@ -101,6 +102,7 @@ func (l *ringLoop) run() {
 			return
 		}
 		l.flush(false)
+		l.view.report(l.core)
 		wait := time.Duration(l.core.NextDeadline()-l.now()) * time.Millisecond
 		wait = max(wait, time.Millisecond)
 		wait = min(wait, time.Second)

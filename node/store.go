@@ -21,6 +21,13 @@ import (
 //	"b/" + ring key (32 bytes) + CID bytes -> block bytes
 //	"s/" + ring key (32 bytes) + CID bytes -> block size, 8 bytes big-endian
 //
+// A block's replication metadata, when it has any, lives beside it:
+//
+//	"m/" + ring key (32 bytes) + CID bytes -> replica.Meta wire form
+//
+// written only by MergeBlockMeta and deleted with the block, so storing a
+// block again keeps its metadata.
+//
 // and every version record one:
 //
 //	"r/" + name + "\x00" + version (8 bytes big-endian) -> record bytes
@@ -37,6 +44,7 @@ var (
 	prefixBlock  = []byte("b/")
 	prefixSize   = []byte("s/")
 	prefixRecord = []byte("r/")
+	prefixMeta   = []byte("m/")
 )
 
 // Badger options chosen for a small machine (2 cores, a few other nodes in
@@ -299,6 +307,9 @@ func (s *BadgerStore) DeleteBlock(c cid.Cid) error {
 			return err
 		}
 		if err := txn.Delete(sk); err != nil {
+			return err
+		}
+		if err := txn.Delete(slices.Concat(prefixMeta, sk[len(prefixSize):])); err != nil {
 			return err
 		}
 		dBlocks, dBytes = -1, -old

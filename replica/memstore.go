@@ -25,6 +25,7 @@ type MemStore struct {
 type memBlock struct {
 	c    cid.Cid
 	data []byte
+	meta Meta
 }
 
 var _ Store = (*MemStore)(nil)
@@ -55,13 +56,15 @@ func (m *MemStore) PutBlock(c cid.Cid, data []byte) error {
 		return errClosed
 	}
 	key := string(k)
+	var meta Meta
 	if old, ok := m.blocks[key]; ok {
 		m.nbytes -= int64(len(old.data))
+		meta = old.meta
 	} else {
 		m.order = append(m.order, key)
 		m.dirty = true
 	}
-	m.blocks[key] = memBlock{c: c, data: bytes.Clone(data)}
+	m.blocks[key] = memBlock{c: c, data: bytes.Clone(data), meta: meta}
 	m.nbytes += int64(len(data))
 	return nil
 }
@@ -259,4 +262,91 @@ func (m *MemStore) Close() error {
 	m.records = nil
 	m.nbytes = 0
 	return nil
+}
+
+// BlockMeta returns the metadata of c, or ErrNotFound.
+func (m *MemStore) BlockMeta(c cid.Cid) (Meta, error) {
+	k, err := StoreKey(c)
+	if err != nil {
+		return Meta{}, fmt.Errorf("block meta: %w", err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Meta{}, errClosed
+	}
+	b, ok := m.blocks[string(k)]
+	if !ok {
+		return Meta{}, fmt.Errorf("block meta %s: %w", c, ErrNotFound)
+	}
+	return b.meta, nil
+}
+
+// MergeBlockMeta merges meta into the metadata of c and returns the result.
+func (m *MemStore) MergeBlockMeta(c cid.Cid, meta Meta) (Meta, error) {
+	k, err := StoreKey(c)
+	if err != nil {
+		return Meta{}, fmt.Errorf("merge block meta: %w", err)
+	}
+	if err := meta.Validate(); err != nil {
+		return Meta{}, fmt.Errorf("merge block meta %s: %w", c, err)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return Meta{}, errClosed
+	}
+	b, ok := m.blocks[string(k)]
+	if !ok {
+		return Meta{}, fmt.Errorf("merge block meta %s: %w", c, ErrNotFound)
+	}
+	b.meta = Merge(b.meta, meta)
+	m.blocks[string(k)] = b
+	return b.meta, nil
+}
+
+// memWalkChunk is how many blocks ForEachBlockFrom copies per lock hold.
+const memWalkChunk = 256
+
+// ForEachBlockFrom walks the blocks whose ring key is at least start, in
+// ring order. It copies a few entries at a time under the lock and calls
+// fn without it, so fn may use the store; blocks added or removed during
+// the walk may or may not be seen.
+func (m *MemStore) ForEachBlockFrom(start [BlockKeySize]byte, fn func(c cid.Cid, size int, meta Meta) error) error {
+	type entry struct {
+		key  string
+		c    cid.Cid
+		size int
+		meta Meta
+	}
+	from := string(start[:])
+	inclusive := true
+	buf := make([]entry, 0, memWalkChunk)
+	for {
+		m.mu.Lock()
+		if m.closed {
+			m.mu.Unlock()
+			return errClosed
+		}
+		m.sortLocked()
+		i, found := slices.BinarySearch(m.order, from)
+		if found && !inclusive {
+			i++
+		}
+		buf = buf[:0]
+		for ; i < len(m.order) && len(buf) < memWalkChunk; i++ {
+			b := m.blocks[m.order[i]]
+			buf = append(buf, entry{key: m.order[i], c: b.c, size: len(b.data), meta: b.meta})
+		}
+		m.mu.Unlock()
+		for _, e := range buf {
+			if err := fn(e.c, e.size, e.meta); err != nil {
+				return err
+			}
+		}
+		if len(buf) < memWalkChunk {
+			return nil
+		}
+		from, inclusive = buf[len(buf)-1].key, false
+	}
 }

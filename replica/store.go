@@ -41,6 +41,21 @@ type Store interface {
 	// Names lists every name with at least one record, ascending.
 	Names() ([]string, error)
 
+	// BlockMeta returns the replication metadata kept with c (the zero
+	// Meta when none was ever merged in), or ErrNotFound when c is not
+	// held.
+	BlockMeta(c cid.Cid) (Meta, error)
+	// MergeBlockMeta merges m into the metadata of the held block c
+	// (see Merge), durably and atomically with respect to other merges,
+	// and returns the result; ErrNotFound when c is not held. Storing a
+	// block again keeps its metadata; deleting it drops it.
+	MergeBlockMeta(c cid.Cid, m Meta) (Meta, error)
+	// ForEachBlockFrom calls fn for every held block whose ring key is at
+	// least start (bytewise), in ring-key order, with its size and
+	// metadata. An error from fn stops the walk and is returned; fn may
+	// call the store's other methods.
+	ForEachBlockFrom(start [BlockKeySize]byte, fn func(c cid.Cid, size int, m Meta) error) error
+
 	// Stats returns how many blocks and block bytes are held.
 	Stats() (blocks int64, bytes int64, err error)
 	// Close releases the store.

@@ -53,9 +53,10 @@ func cmdID(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdPublish(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("publish", "publish NAME PATH [--replicas N] [--json]", stderr)
+	fs := newFlags("publish", "publish NAME PATH [--replicas N] [--zones A,B,...] [--json]", stderr)
 	api := apiFlag(fs)
 	replicas := fs.Int("replicas", node.DefaultReplicas, "copies of every block")
+	zones := zonesFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -76,7 +77,15 @@ func cmdPublish(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := clientContext()
 	defer cancel()
-	res, err := (&node.Client{Addr: apiAddr(*api)}).Publish(ctx, node.PublishRequest{Name: pos[0], Path: path, Replicas: *replicas})
+	client := &node.Client{Addr: apiAddr(*api)}
+	req := node.PublishRequest{Name: pos[0], Path: path, Replicas: *replicas, Zones: *zones}
+	var res *node.PublishResult
+	if bar, done := progressBar(stderr, *asJSON, "publishing"); bar != nil {
+		res, err = client.PublishProgress(ctx, req, bar)
+		done()
+	} else {
+		res, err = client.Publish(ctx, req)
+	}
 	if err != nil {
 		return err
 	}
@@ -111,7 +120,15 @@ func cmdFetch(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := clientContext()
 	defer cancel()
-	res, err := (&node.Client{Addr: apiAddr(*api)}).Fetch(ctx, node.FetchRequest{Name: name, Version: version, Dest: dest, Force: *force})
+	client := &node.Client{Addr: apiAddr(*api)}
+	req := node.FetchRequest{Name: name, Version: version, Dest: dest, Force: *force}
+	var res *node.FetchResult
+	if bar, done := progressBar(stderr, *asJSON, "fetching"); bar != nil {
+		res, err = client.FetchProgress(ctx, req, bar)
+		done()
+	} else {
+		res, err = client.Fetch(ctx, req)
+	}
 	if err != nil {
 		return err
 	}
@@ -184,14 +201,17 @@ func cmdVersions(args []string, stdout, stderr io.Writer) error {
 }
 
 func cmdStatus(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("status", "status [--json]", stderr)
+	fs := newFlags("status", "status [NAME] [--json]", stderr)
 	api := apiFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := expectArgs(fs, pos, 0, "no arguments"); err != nil {
+	if len(pos) == 1 {
+		return datasetStatus(apiAddr(*api), pos[0], *asJSON, stdout)
+	}
+	if err := expectArgs(fs, pos, 0, "no arguments or NAME"); err != nil {
 		return err
 	}
 	ctx, cancel := clientContext()
@@ -214,6 +234,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "fingers     %d distinct\nknown nodes %d (connected %d)\nholding     %d blocks, %s\n",
 		len(st.Fingers), st.KnownNodes, st.Connected, st.Blocks, humanBytes(st.Bytes))
+	printRepair(stdout, st.Repair)
 	return nil
 }
 

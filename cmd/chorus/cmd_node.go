@@ -13,7 +13,7 @@ import (
 )
 
 func cmdNode(args []string, _, stderr io.Writer) error {
-	fs := newFlags("node", "node --data DIR [--listen MULTIADDR]... [--api HOST:PORT] [--bootstrap MULTIADDR]...", stderr)
+	fs := newFlags("node", "node --data DIR [--listen MULTIADDR]... [--api HOST:PORT] [--bootstrap MULTIADDR]... [--zone Z]", stderr)
 	data := fs.String("data", "", "data directory: identity key and block store (required)")
 	var listen, bootstrap, announce listFlag
 	fs.Var(&listen, "listen", "libp2p listen multiaddr, repeatable (default /ip4/127.0.0.1/tcp/4001 and /ip4/127.0.0.1/udp/4001/quic-v1)")
@@ -21,6 +21,8 @@ func cmdNode(args []string, _, stderr io.Writer) error {
 	fs.Var(&announce, "announce", "multiaddr to announce instead of the listen addresses, repeatable")
 	api := apiFlag(fs)
 	stabilize := fs.Duration("stabilize", node.DefaultStabilizeInterval, "ring maintenance interval")
+	zone := fs.String("zone", "", "this node's zone (site, rack or region) for datasets that ask for zones")
+	repair := repairFlags(fs)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -47,6 +49,8 @@ func cmdNode(args []string, _, stderr io.Writer) error {
 		Bootstrap:         bootstrap,
 		APIAddr:           apiAddr(*api),
 		StabilizeInterval: *stabilize,
+		Zone:              *zone,
+		Repair:            *repair,
 		Logger:            log,
 	})
 	if err != nil {

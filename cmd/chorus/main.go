@@ -20,13 +20,14 @@ var errUsage = errors.New("usage")
 const usage = `chorus: a peer-to-peer dataset store
 
 Usage:
-  chorus node --data DIR [--listen MULTIADDR]... [--api HOST:PORT] [--bootstrap MULTIADDR]...
+  chorus node --data DIR [--listen MULTIADDR]... [--api HOST:PORT] [--bootstrap MULTIADDR]... [--zone Z]
   chorus id [--json]
-  chorus publish NAME PATH [--replicas N] [--json]
+  chorus publish NAME PATH [--replicas N] [--zones A,B,...] [--json]
   chorus fetch NAME[@VERSION] DEST [--force] [--json]
   chorus ls [--json]
   chorus versions NAME [--json]
-  chorus status [--json]
+  chorus status [NAME] [--json]
+  chorus replicate NAME [--version V] --replicas N [--zones A,B,...] [--json]
   chorus demo
   chorus sim SCENARIO [flags] --out DIR
 
@@ -61,6 +62,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdVersions(rest, stdout, stderr)
 	case "status":
 		err = cmdStatus(rest, stdout, stderr)
+	case "replicate":
+		err = cmdReplicate(rest, stdout, stderr)
 	case "demo":
 		err = cmdDemo(rest, stdout, stderr)
 	case "sim":
@@ -90,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // commands are the subcommand names.
-var commands = []string{"node", "id", "publish", "fetch", "ls", "versions", "status", "demo", "sim", "bench", "shape", "help"}
+var commands = []string{"node", "id", "publish", "fetch", "ls", "versions", "status", "replicate", "demo", "sim", "bench", "shape", "help"}
 
 // splitCommand finds the subcommand, which may follow flags
 // (`chorus --api HOST:PORT status`), and returns it with the other

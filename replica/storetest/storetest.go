@@ -43,6 +43,9 @@ func Run(t *testing.T, open func(t *testing.T) replica.Store) {
 		{"RecordNotFound", testRecordNotFound},
 		{"Versions", testVersions},
 		{"Names", testNames},
+		{"MetaRoundTrip", testMetaRoundTrip},
+		{"MetaConcurrentMerges", testMetaConcurrentMerges},
+		{"ForEachBlockFrom", testForEachBlockFrom},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
