@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 
@@ -61,7 +62,7 @@ func (f sessionFlag) Set(s string) error {
 
 // Which flags each scenario accepts, besides the common ones.
 var (
-	commonFlags = []string{"out", "seed", "nodes", "succ", "join-phase", "doubling-time", "stabilize", "stabilize-jitter",
+	commonFlags = []string{"out", "seed", "nodes", "succ", "doubling-time", "join-hold", "stabilize", "stabilize-jitter",
 		"rpc-timeout", "lookup-timeout", "alpha", "loss", "regions", "bucket", "quiet"}
 	scenarioFlags = map[string][]string{
 		ScenarioStable:   {"duration", "lookups", "lookup-window"},
@@ -106,8 +107,8 @@ func RunCLI(args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "random seed (required)")
 	fs.IntVar(&cfg.Nodes, "nodes", 0, "number of nodes N (required)")
 	fs.IntVar(&cfg.SuccListLen, "succ", 0, "successor list length R (default max(8, 2*ceil(log2 N)))")
-	fs.Var(msFlag{&cfg.JoinPhase}, "join-phase", "time over which the ring grows from 1 to N nodes (default doubling time * ceil(log2 N))")
-	fs.Var(msFlag{&cfg.DoublingTime}, "doubling-time", "the ring doubles once per this during the join phase (default 10 * stabilize)")
+	fs.Var(msFlag{&cfg.DoublingTime}, "doubling-time", "the ring doubles at most once per this during the join phase (default 7 * stabilize)")
+	fs.Var(msFlag{&cfg.JoinHold}, "join-hold", "a node joins only if its predecessor-to-be neither joined nor got another new successor for this long (default stabilize + jitter)")
 	fs.Var(msFlag{&cfg.Duration}, "duration", "stable: time the complete ring runs, lookups in its last --lookup-window (default 10m); churn: churn phase (default 1h)")
 	fs.Var(msFlag{&cfg.Warmup}, "warmup", "massfail, churn: time the complete ring runs before the experiment (default 10m)")
 	fs.IntVar(&cfg.Lookups, "lookups", 0, "stable, massfail: number of lookups L (default 10000)")
@@ -119,7 +120,7 @@ func RunCLI(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&tracePath, "trace", "", "churn: replay a trace file (TIME join|leave|fail NAME per line) instead of --rate")
 	fs.Float64Var(&cfg.Graceful, "graceful", 0, "churn: fraction of departures that leave gracefully (the rest crash)")
 	fs.Var(msFlag{&cfg.Stabilize}, "stabilize", "mean maintenance period (default 30s)")
-	fs.Var(msFlag{&cfg.StabilizeJitter}, "stabilize-jitter", "maintenance period jitter, periods are U[mean-j, mean+j] (default 15s)")
+	fs.Var(msFlag{&cfg.StabilizeJitter}, "stabilize-jitter", "maintenance period jitter, periods are U[mean-j, mean+j] (default 15s with the default period, else 0)")
 	fs.Var(msFlag{&cfg.RPCTimeout}, "rpc-timeout", "per-hop timeout (default 500ms)")
 	fs.Var(msFlag{&cfg.LookupTimeout}, "lookup-timeout", "bound on a whole lookup (default 60 * rpc-timeout)")
 	fs.IntVar(&cfg.Parallelism, "alpha", 0, "lookup parallelism (default the overlay's)")
@@ -199,6 +200,13 @@ func RunCLI(args []string, stdout, stderr io.Writer) error {
 	var progress io.Writer
 	if !quiet && isTerminal(stderr) {
 		progress = stderr
+	}
+	// The simulation allocates a message per event and keeps a large live
+	// heap; collecting at 4x the live heap instead of 2x cut the run time
+	// of a 30,000-node run by a quarter and keeps a 100,000-node run well
+	// under 8 GiB. GOGC in the environment still wins.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}
 	res, err := Run(cfg, progress)
 	if err != nil {

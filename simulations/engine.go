@@ -70,12 +70,9 @@ type engine struct {
 	actions  []func()
 	freeActs []int32
 
-	onJoin func(i int32)                          // test hook: node i has just joined the ring
-	onFail func(i int32, r *overlay.LookupResult) // test hook: a user lookup of node i failed
-
-	frozen bool   // maintenance paused everywhere (mass-failure experiment)
-	events uint64 // events processed
-	err    error  // first internal inconsistency, ends the run
+	stopped bool   // the scenario is over: runUntil returns
+	events  uint64 // events processed
+	err     error  // first internal inconsistency, ends the run
 }
 
 func newEngine(seed uint64, p nodeParams, net NetConfig, bucket overlay.Time, capacity int) *engine {
@@ -121,10 +118,16 @@ func (e *engine) randomID() overlay.ID {
 	return id
 }
 
-// addNode creates a new, not yet joined, live node and returns its index.
+// addNode creates a new, not yet joined, live node with a random ID and
+// returns its index.
 func (e *engine) addNode() int32 {
+	return e.addNodeID(e.randomID()) // a collision of 256-bit draws is not a concern
+}
+
+// addNodeID creates a new, not yet joined, live node with the given ID and
+// returns its index.
+func (e *engine) addNodeID(id overlay.ID) int32 {
 	i := int32(len(e.nodes))
-	id := e.randomID() // a collision of 256-bit draws is not a concern
 	ref := overlay.NodeRef{ID: id, Addr: strconv.Itoa(int(i))}
 	n := overlay.NewNode(overlay.Config{
 		Self:              ref,
@@ -215,7 +218,6 @@ func (e *engine) kill(i int32, graceful bool) {
 // freeze pauses maintenance (stabilize, check-predecessor, fix-fingers) on
 // every live node; RPC and lookup timeouts keep firing.
 func (e *engine) freeze() {
-	e.frozen = true
 	for _, i := range e.alive {
 		e.nodes[i].n.SetMaintenance(e.now, false)
 		e.after(i, false, false)
@@ -242,9 +244,6 @@ func (e *engine) after(i int32, user, ticked bool) {
 		sn.joinAt = int32(len(e.joined))
 		e.joined = append(e.joined, i)
 		e.oracle.Insert(sn.ref.ID, i)
-		if e.onJoin != nil {
-			e.onJoin(i)
-		}
 	}
 	if !sn.alive || sn.leaving {
 		return
@@ -280,20 +279,17 @@ func (e *engine) score(i int32, r *overlay.LookupResult) {
 	lat := r.End - r.Start
 	switch {
 	case r.Err != nil:
-		if e.onFail != nil {
-			e.onFail(i, r)
-		}
 		if !errors.Is(r.Err, overlay.ErrLookupFailed) && e.err == nil {
 			e.err = fmt.Errorf("node %d: lookup ended with unexpected error: %w", i, r.Err)
 		}
 		e.met.lookupDone(e.now, outFailed, r.Hops, r.Timeouts, lat)
 	default:
+		out := outCorrect
 		want, _, ok := e.oracle.Successor(r.Key)
 		if !ok || len(r.Successors) == 0 || r.Successors[0].ID != want {
-			e.met.lookupDone(e.now, outWrong, r.Hops, r.Timeouts, lat)
-			return
+			out = outWrong
 		}
-		e.met.lookupDone(e.now, outCorrect, r.Hops, r.Timeouts, lat)
+		e.met.lookupDone(e.now, out, r.Hops, r.Timeouts, lat)
 	}
 }
 
@@ -352,14 +348,16 @@ func (e *engine) takeMsg(i int32) pendingMsg {
 	return p
 }
 
-// runUntil processes events up to and including virtual time end (or until
-// the queue is empty), then sets the clock to end. progress, if not nil,
+// runUntil processes events up to and including virtual time end, until
+// the queue is empty or until the scenario stops the run; the clock is then
+// set to end (unless end is Never or the run was stopped). progress, if not nil,
 // is called every so often.
 func (e *engine) runUntil(end overlay.Time, progress func()) error {
-	for e.queue.Len() > 0 && e.queue.peek().at <= end && e.err == nil {
+	for e.queue.Len() > 0 && e.queue.peek().at <= end && e.err == nil && !e.stopped {
 		ev := e.queue.pop()
 		e.now = ev.at
 		e.events++
+		e.met.bucket(e.now).Events++
 		if progress != nil && e.events&0xffff == 0 {
 			progress()
 		}
@@ -399,7 +397,9 @@ func (e *engine) runUntil(end overlay.Time, progress func()) error {
 	if e.err != nil {
 		return e.err
 	}
-	e.now = max(e.now, end)
+	if !e.stopped && end != overlay.Never {
+		e.now = max(e.now, end)
+	}
 	e.met.advance(e.now)
 	return nil
 }

@@ -32,6 +32,8 @@ type Bucket struct {
 	// Dropped counts messages that never arrived (lost, or sent to a node
 	// that was gone).
 	Dropped int64
+	// Events counts simulation events processed (a measure of cost).
+	Events int64
 }
 
 // metrics accumulates the measurements of one run.
@@ -59,7 +61,8 @@ type metrics struct {
 }
 
 func newMetrics(width overlay.Time) *metrics {
-	return &metrics{width: width, maintTo: math.MaxInt64}
+	// No maintenance window until the scenario sets one.
+	return &metrics{width: width, maintFrom: math.MaxInt64, maintTo: math.MaxInt64}
 }
 
 // bucket returns the bucket that holds time t, growing the series as needed.

@@ -180,3 +180,31 @@ func (o *oracle) Successor(key overlay.ID) (id overlay.ID, node int32, ok bool) 
 	}
 	return o.ids[best], o.node[best], true
 }
+
+// Predecessor returns the member that precedes key on the ring: the last
+// member whose ID is strictly below key, wrapping around to the largest ID.
+// ok is false when the oracle is empty.
+func (o *oracle) Predecessor(key overlay.ID) (id overlay.ID, node int32, ok bool) {
+	best := nilIdx
+	t := o.root
+	for t != nilIdx {
+		if bytes.Compare(o.ids[t][:], key[:]) < 0 {
+			best = t
+			t = o.right[t]
+		} else {
+			t = o.left[t]
+		}
+	}
+	if best == nilIdx {
+		// Wrap around: the largest ID.
+		t = o.root
+		for t != nilIdx {
+			best = t
+			t = o.right[t]
+		}
+	}
+	if best == nilIdx {
+		return overlay.ID{}, 0, false
+	}
+	return o.ids[best], o.node[best], true
+}

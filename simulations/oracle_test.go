@@ -40,6 +40,22 @@ func TestOracleSuccessorTable(t *testing.T) {
 			t.Errorf("Successor(%x) = %d,%v, want %d", tc.key[:3], got, ok, tc.want)
 		}
 	}
+	preds := []struct {
+		key  overlay.ID
+		want int32
+	}{
+		{idOf(0x00), 2}, // below the smallest: wraps to the largest
+		{idOf(0x20), 2}, // strictly below: a node is not its own predecessor
+		{idOf(0x20, 0x01), 0},
+		{idOf(0x80), 0},
+		{idOf(0xff), 2},
+	}
+	for _, tc := range preds {
+		_, got, ok := o.Predecessor(tc.key)
+		if !ok || got != tc.want {
+			t.Errorf("Predecessor(%x) = %d,%v, want %d", tc.key[:3], got, ok, tc.want)
+		}
+	}
 	if o.Insert(idOf(0x80), 9) {
 		t.Error("duplicate insert succeeded")
 	}
@@ -51,6 +67,9 @@ func TestOracleSuccessorTable(t *testing.T) {
 	}
 	for _, b := range []byte{0x80, 0xc0} {
 		o.Delete(idOf(b))
+	}
+	if _, _, ok := o.Predecessor(idOf(0x10)); ok {
+		t.Error("empty oracle has a predecessor")
 	}
 	if _, _, ok := o.Successor(idOf(0x10)); ok || o.Len() != 0 {
 		t.Errorf("empty oracle answered (len %d)", o.Len())
@@ -94,11 +113,21 @@ func TestOracleAgainstSortedSlice(t *testing.T) {
 			key := randID()
 			sort.Slice(model, func(a, b int) bool { return bytes.Compare(model[a][:], model[b][:]) < 0 })
 			got, _, ok := o.Successor(key)
+			gotP, _, okP := o.Predecessor(key)
 			if len(model) == 0 {
-				if ok {
+				if ok || okP {
 					t.Fatalf("step %d: empty oracle answered", step)
 				}
 				continue
+			}
+			wantP := model[len(model)-1]
+			for _, m := range model {
+				if bytes.Compare(m[:], key[:]) < 0 {
+					wantP = m
+				}
+			}
+			if !okP || gotP != wantP {
+				t.Fatalf("step %d: Predecessor = %x, want %x", step, gotP[:4], wantP[:4])
 			}
 			want := model[0]
 			for _, m := range model {

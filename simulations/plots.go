@@ -46,8 +46,10 @@ func plotHops(path, title string, res *Result) error {
 		total += c
 	}
 	vals := make(plotter.Values, max(len(res.HopHist), 1))
+	top := 0.0
 	for h, c := range res.HopHist {
 		vals[h] = ratio(float64(c), float64(total))
+		top = max(top, vals[h])
 	}
 	bars, err := plotter.NewBarChart(vals, vg.Points(12))
 	if err != nil {
@@ -58,6 +60,7 @@ func plotHops(path, title string, res *Result) error {
 	p.Add(bars, plotter.NewGrid())
 	p.X.Min = -0.5
 	p.Y.Min = 0
+	p.Y.Max = max(top*1.1, 0.01)
 	return save(p, path)
 }
 
@@ -68,12 +71,10 @@ func plotFailures(path, title string, res *Result) error {
 	p.Y.Label.Text = fmt.Sprintf("lookups per %gs bucket", float64(res.Bucket)/1000)
 	failed := make(plotter.XYs, len(res.Series))
 	wrong := make(plotter.XYs, len(res.Series))
-	issued := make(plotter.XYs, len(res.Series))
 	for k, b := range res.Series {
 		t := float64(b.Start) / 1000
 		failed[k] = plotter.XY{X: t, Y: float64(b.Failed)}
 		wrong[k] = plotter.XY{X: t, Y: float64(b.Wrong)}
-		issued[k] = plotter.XY{X: t, Y: float64(b.Lookups)}
 	}
 	if err := addLine(p, "failed", failed, colorRed); err != nil {
 		return err
@@ -81,12 +82,11 @@ func plotFailures(path, title string, res *Result) error {
 	if err := addLine(p, "wrong", wrong, colorOrange); err != nil {
 		return err
 	}
-	if err := addLine(p, "finished", issued, colorBlue); err != nil {
-		return err
-	}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
+	p.Legend.Left = true
 	p.Y.Min = 0
+	p.Y.Max = max(p.Y.Max, 1)
 	return save(p, path)
 }
 

@@ -23,7 +23,7 @@ func newProgressLine(w io.Writer, start time.Time) *progressLine {
 }
 
 // update prints a status line if a second has passed since the last one.
-func (p *progressLine) update(now, end overlay.Time, live int, events uint64) {
+func (p *progressLine) update(now overlay.Time, phase string, live int, events uint64) {
 	t := time.Now()
 	dt := t.Sub(p.last).Seconds()
 	if dt < 1 {
@@ -31,8 +31,8 @@ func (p *progressLine) update(now, end overlay.Time, live int, events uint64) {
 	}
 	rate := float64(events-p.lastEvents) / dt
 	p.last, p.lastEvents = t, events
-	fmt.Fprintf(p.w, "\rvirtual %8.1fs / %.0fs  live %7d  events %11d  %6.2fM ev/s  wall %5.0fs ",
-		float64(now)/1000, float64(end)/1000, live, events, rate/1e6, t.Sub(p.start).Seconds())
+	fmt.Fprintf(p.w, "\r%-6s virtual %8.1fs  live %7d  events %11d  %6.2fM ev/s  wall %5.0fs ",
+		phase, float64(now)/1000, live, events, rate/1e6, t.Sub(p.start).Seconds())
 }
 
 // finish prints the final status line and ends it.

@@ -1,10 +1,12 @@
 package simulations
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"time"
 
@@ -40,23 +42,29 @@ type Config struct {
 	// overlay.DefaultSuccListLen(Nodes).
 	SuccListLen int
 
-	// JoinPhase is the time over which the initial nodes join, the ring
-	// growing exponentially from one node (default DoublingTime times
-	// ceil(log2 Nodes)). Every other phase starts after it.
-	JoinPhase overlay.Time
-	// DoublingTime sets the default JoinPhase: the ring doubles once per
-	// DoublingTime (default ten mean stabilize periods). Chord's stabilize
-	// moves a node's successor pointer by one node per round, so a ring
-	// that grows faster than that falls behind: with a doubling every three
-	// rounds half the nodes had a wrong successor at the end of the join
-	// phase, with one every ten the ring was exact two rounds later.
+	// DoublingTime paces the join phase: the k-th node joins no earlier
+	// than DoublingTime*log2(1+k), so the ring doubles once per
+	// DoublingTime (default seven mean stabilize periods: with five, a
+	// 4,000-node ring still had wrong successors six minutes after the last
+	// join; with seven it was exact when the last node joined).
 	DoublingTime overlay.Time
+	// JoinHold spaces joins out along the ring: a node joins only if its
+	// predecessor-to-be has neither joined nor had another new successor
+	// for JoinHold
+	// (default Stabilize+StabilizeJitter, the longest stabilize period);
+	// otherwise it waits. Chord's stabilize moves a successor pointer by
+	// one node per round, so a node that gets several new successors in
+	// quick succession falls behind and takes many rounds to catch up;
+	// without the hold, a ring that doubles every three rounds ends its
+	// join phase with half its successor pointers wrong.
+	JoinHold overlay.Time
 	// Duration is, for stable, how long the complete ring runs after the
-	// join phase, the lookups being issued during its last LookupWindow
+	// last node has joined, the lookups being issued during its last LookupWindow
 	// (default 10m); for churn, the length of the churn phase (default 1h).
 	Duration overlay.Time
 	// Warmup is, for massfail and churn, how long the complete ring runs
-	// after the join phase before the experiment starts (default 10m).
+	// after the last node has joined before the experiment starts
+	// (default 10m).
 	Warmup overlay.Time
 
 	// Lookups is, for stable and massfail, the number of lookups
@@ -155,10 +163,10 @@ func (c Config) withDefaults() Config {
 		c.LookupTimeout = 60 * c.RPCTimeout
 	}
 	if c.DoublingTime <= 0 {
-		c.DoublingTime = 10 * c.Stabilize
+		c.DoublingTime = 7 * c.Stabilize
 	}
-	if c.JoinPhase <= 0 {
-		c.JoinPhase = c.DoublingTime * overlay.Time(bits.Len(uint(max(c.Nodes-1, 0))))
+	if c.JoinHold <= 0 {
+		c.JoinHold = c.Stabilize + c.StabilizeJitter
 	}
 	if c.Bucket <= 0 {
 		c.Bucket = 10000
@@ -233,60 +241,60 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 	// every lookup ends one way or another.
 	grace := cfg.LookupTimeout + 1000
 
-	var end overlay.Time
 	var ticker *progressLine
 	if progress != nil {
 		ticker = newProgressLine(progress, start)
 	}
+	phase := "join"
 	prog := func() {
 		if ticker != nil {
-			ticker.update(e.now, end, len(e.alive), e.events)
+			ticker.update(e.now, phase, len(e.alive), e.events)
 		}
 	}
+	stopAt := func(t overlay.Time) { e.at(t, func() { e.stopped = true }) }
 
-	// buildEnd is when the experiment proper starts.
-	var buildEnd overlay.Time
-	switch cfg.Scenario {
-	case ScenarioStable:
-		buildEnd = cfg.JoinPhase + cfg.Duration - cfg.LookupWindow
-		end = cfg.JoinPhase + cfg.Duration + grace
-	case ScenarioMassFail:
-		buildEnd = cfg.JoinPhase + cfg.Warmup
-		end = buildEnd + cfg.LookupWindow + grace
-	case ScenarioChurn:
-		buildEnd = cfg.JoinPhase + cfg.Warmup
-		end = buildEnd + cfg.Duration + grace
-	}
-	scheduleBuild(e, cfg.Nodes, cfg.JoinPhase)
-
-	switch cfg.Scenario {
-	case ScenarioStable:
-		e.met.maintFrom, e.met.maintTo = buildEnd, buildEnd+cfg.LookupWindow
-		scheduleEvenLookups(e, buildEnd, cfg.LookupWindow, cfg.Lookups)
-	case ScenarioMassFail:
-		// Maintenance is measured on the healthy ring, in the minute
-		// before the failure (afterwards it is frozen).
-		e.met.maintFrom, e.met.maintTo = max(buildEnd-60000, 0), buildEnd
-		e.at(buildEnd, func() {
-			e.freeze()
-			failFraction(e, cfg.FailFraction)
-		})
-		scheduleEvenLookups(e, buildEnd, cfg.LookupWindow, cfg.Lookups)
-	case ScenarioChurn:
-		churnEnd := buildEnd + cfg.Duration
-		e.met.maintFrom, e.met.maintTo = buildEnd, churnEnd
-		switch {
-		case cfg.Trace != nil:
-			scheduleTrace(e, buildEnd, cfg.Trace)
-		case !cfg.Session.IsZero():
-			e.at(buildEnd, func() { startSessions(e, cfg.Session, cfg.Graceful, churnEnd) })
-		default:
-			schedulePoisson(e, buildEnd, churnEnd, cfg.Rate, cfg.Graceful)
+	// The experiment starts once the last node of the ring has joined, at
+	// t0 (the end of the join phase).
+	var t0 overlay.Time
+	scheduleBuild(e, cfg.Nodes, cfg.DoublingTime, cfg.JoinHold, func() {
+		t0 = e.now
+		phase = "run"
+		switch cfg.Scenario {
+		case ScenarioStable:
+			from := t0 + cfg.Duration - cfg.LookupWindow
+			e.met.maintFrom, e.met.maintTo = from, from+cfg.LookupWindow
+			scheduleEvenLookups(e, from, cfg.LookupWindow, cfg.Lookups)
+			stopAt(t0 + cfg.Duration + grace)
+		case ScenarioMassFail:
+			// Maintenance is measured on the healthy ring, in the minute
+			// before the failure (afterwards it is frozen).
+			fail := t0 + cfg.Warmup
+			e.met.maintFrom, e.met.maintTo = max(fail-60000, t0), fail
+			e.at(fail, func() {
+				phase = "failed"
+				e.freeze()
+				failFraction(e, cfg.FailFraction)
+			})
+			scheduleEvenLookups(e, fail, cfg.LookupWindow, cfg.Lookups)
+			stopAt(fail + cfg.LookupWindow + grace)
+		case ScenarioChurn:
+			from, to := t0+cfg.Warmup, t0+cfg.Warmup+cfg.Duration
+			e.met.maintFrom, e.met.maintTo = from, to
+			e.at(from, func() { phase = "churn" })
+			switch {
+			case cfg.Trace != nil:
+				scheduleTrace(e, from, cfg.Trace)
+			case !cfg.Session.IsZero():
+				e.at(from, func() { startSessions(e, cfg.Session, cfg.Graceful, to) })
+			default:
+				schedulePoisson(e, from, to, cfg.Rate, cfg.Graceful)
+			}
+			schedulePoissonLookups(e, from, to, cfg.LookupRate)
+			stopAt(to + grace)
 		}
-		schedulePoissonLookups(e, buildEnd, churnEnd, cfg.LookupRate)
-	}
+	})
 
-	if err := e.runUntil(end, prog); err != nil {
+	if err := e.runUntil(overlay.Never, prog); err != nil {
 		return nil, err
 	}
 	if ticker != nil {
@@ -306,27 +314,84 @@ func Run(cfg Config, progress io.Writer) (*Result, error) {
 	if wall > 0 {
 		res.EventsPerSec = float64(e.events) / wall
 	}
-	res.Summary = summarize(cfg, e, wall)
+	res.Summary = summarize(cfg, e, t0, wall)
 	return res, nil
 }
 
-// scheduleBuild creates node 0 at time 0 and has nodes 1..n-1 join over
-// joinPhase so that the ring grows exponentially: node k joins at
-// joinPhase*ln(1+k)/ln(n). Every join goes through a random member.
-func scheduleBuild(e *engine, n int, joinPhase overlay.Time) {
-	e.at(0, func() { e.create(e.addNode()) })
+// scheduleBuild builds the initial ring of n nodes by joins. It draws the
+// n IDs up front and lets them join in bit-reversed order of their ring
+// position, so that each doubling of the ring puts one new node into every
+// gap rather than several into some: Chord's stabilize moves a successor
+// pointer by one node per round, and a gap that gets several new nodes
+// within a few rounds leaves pointers wrong for many rounds. The first node
+// creates the ring at time 0; the k-th joins no earlier than
+// doubling*log2(1+k), through a random member. As a safeguard, a node whose
+// predecessor-to-be joined, or got another new successor, less than hold
+// ago waits until hold has passed. done runs once all n nodes are in the
+// ring.
+func scheduleBuild(e *engine, n int, doubling, hold overlay.Time, done func()) {
+	ids := make([]overlay.ID, n)
+	for k := range ids {
+		ids[k] = e.randomID()
+	}
+	slices.SortFunc(ids, func(a, b overlay.ID) int { return a.Cmp(b) })
+	order := bitReversedOrder(n)
+	busyUntil := make(map[int32]overlay.Time)
+	e.at(0, func() { e.create(e.addNodeID(ids[order[0]])) })
+	var attempt func(id overlay.ID)
+	attempt = func(id overlay.ID) {
+		if _, p, ok := e.oracle.Predecessor(id); ok {
+			if until := busyUntil[p]; until > e.now {
+				e.at(until, func() { attempt(id) })
+				return
+			}
+			busyUntil[p] = e.now + hold
+		}
+		i := e.addNodeID(id)
+		// The new node is unsettled too until its predecessor knows it.
+		busyUntil[i] = e.now + hold
+		e.join(i)
+	}
 	var next func(k int)
 	next = func(k int) {
 		if k >= n {
 			return
 		}
-		t := overlay.Time(float64(joinPhase) * math.Log(float64(1+k)) / math.Log(float64(n)))
-		e.at(t, func() {
-			e.join(e.addNode())
+		e.at(overlay.Time(float64(doubling)*math.Log2(float64(1+k))), func() {
+			attempt(ids[order[k]])
 			next(k + 1)
 		})
 	}
 	next(1)
+	// Watch for the end of the join phase once a second. A ring that has
+	// not formed long after the schedule ends is a failure of the overlay.
+	limit := overlay.Time(float64(doubling)*math.Log2(float64(n+1)))*4 + 3600000
+	var watch func()
+	watch = func() {
+		switch {
+		case len(e.joined) >= n:
+			done()
+		case e.now > limit:
+			e.err = fmt.Errorf("only %d of %d nodes had joined after %d s", len(e.joined), n, e.now/1000)
+		default:
+			e.at(e.now+1000, watch)
+		}
+	}
+	e.at(0, watch)
+}
+
+// bitReversedOrder returns the positions 0..n-1 ordered by the reversal of
+// their bits (a van der Corput sequence): 0, n/2, n/4, 3n/4, ... roughly,
+// so that every prefix is spread evenly over the range.
+func bitReversedOrder(n int) []int {
+	w := bits.Len(uint(max(n-1, 1)))
+	order := make([]int, n)
+	for p := range order {
+		order[p] = p
+	}
+	rev := func(p int) uint { return bits.Reverse(uint(p)) >> (bits.UintSize - w) }
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(rev(a), rev(b)) })
+	return order
 }
 
 // scheduleEvenLookups issues count lookups evenly spread over

@@ -2,9 +2,11 @@ package simulations
 
 import (
 	"bytes"
+
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/chorus-data/chorus/overlay"
 	"io"
 	"math"
 	"strconv"
@@ -24,7 +26,8 @@ type Summary struct {
 	LiveNodesEnd int `json:"live_nodes_end"`
 	// VirtualSeconds is the simulated time the run covered.
 	VirtualSeconds float64 `json:"virtual_seconds"`
-	// JoinPhaseS is the length of the join phase that built the ring.
+	// JoinPhaseS is the length of the join phase that built the ring: the
+	// time at which the last node joined.
 	JoinPhaseS float64 `json:"join_phase_s"`
 	// FailFraction (massfail), Rate and Session (churn) echo the scenario.
 	FailFraction float64 `json:"fail_fraction"`
@@ -89,7 +92,7 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-func summarize(cfg Config, e *engine, wall float64) Summary {
+func summarize(cfg Config, e *engine, t0 overlay.Time, wall float64) Summary {
 	m := e.met
 	var joins, deps int64
 	for _, b := range m.series {
@@ -107,7 +110,7 @@ func summarize(cfg Config, e *engine, wall float64) Summary {
 		Succ:                cfg.SuccListLen,
 		LiveNodesEnd:        len(e.alive),
 		VirtualSeconds:      round4(float64(e.now) / 1000),
-		JoinPhaseS:          round4(float64(cfg.JoinPhase) / 1000),
+		JoinPhaseS:          round4(float64(t0) / 1000),
 		FailFraction:        cfg.FailFraction,
 		Rate:                cfg.Rate,
 		Session:             cfg.Session.String(),
@@ -153,7 +156,7 @@ var seriesHeader = []string{
 	"t_s", "live_nodes", "joins", "departures",
 	"lookups", "failed", "wrong", "mean_hops", "mean_lookup_ms",
 	"maint_msgs", "maint_bytes", "maint_msgs_per_node_s", "maint_bytes_per_node_s",
-	"lookup_msgs", "lookup_bytes", "dropped_msgs",
+	"lookup_msgs", "lookup_bytes", "dropped_msgs", "events",
 }
 
 // WriteSeriesCSV writes the time series of res as CSV, one row per bucket.
@@ -172,7 +175,7 @@ func WriteSeriesCSV(w io.Writer, res *Result) error {
 			d(b.Lookups), d(b.Failed), d(b.Wrong),
 			f(ratio(float64(b.HopSum), answered)), f(ratio(float64(b.LatencySum), answered)),
 			d(b.MaintMsgs), d(b.MaintBytes), f(ratio(float64(b.MaintMsgs), nodeS)), f(ratio(float64(b.MaintBytes), nodeS)),
-			d(b.LookupMsgs), d(b.LookupBytes), d(b.Dropped),
+			d(b.LookupMsgs), d(b.LookupBytes), d(b.Dropped), d(b.Events),
 		}
 		if err := cw.Write(row); err != nil {
 			return fmt.Errorf("writing series: %w", err)
