@@ -28,8 +28,9 @@ sim-massfail:
 sim-churn:
     go run ./cmd/chorus sim churn --nodes 1000 --succ 20 --rate 0.4 --duration 1h --lookup-rate 1 --seed 1 --out out/sim-churn
 
-sim-scale:
-    /usr/bin/time -v go run ./cmd/chorus sim stable --nodes 100000 --succ 34 --duration 10m --lookups 10000 --seed 1 --out out/sim-stable-100k
+sim-stable-100k:
+    mkdir -p out && go build -o out/chorus ./cmd/chorus
+    /usr/bin/time -v out/chorus sim stable --nodes 100000 --succ 34 --duration 10m --lookups 10000 --seed 1 --out out/sim-stable-100k
 
 # Go benchmarks of the hot paths (chunking, hashing, block store, ring).
 bench:

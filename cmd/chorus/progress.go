@@ -25,6 +25,7 @@ func progressBar(stderr io.Writer, asJSON bool, what string) (fn node.ProgressFu
 				progressbar.OptionSetWriter(stderr),
 				progressbar.OptionSetDescription(what),
 				progressbar.OptionShowBytes(true),
+				progressbar.OptionShowCount(),
 				progressbar.OptionSetPredictTime(true),
 				progressbar.OptionSetWidth(30),
 				progressbar.OptionThrottle(100*time.Millisecond),
