@@ -65,6 +65,9 @@ func TestNearestReplicaServes(t *testing.T) {
 	}
 	var near, far, total int64
 	for _, s := range res.Sources {
+		if s.Peer == reader.ID().String() {
+			t.Fatalf("the reader served %d bytes itself; it should hold nothing", s.Bytes)
+		}
 		total += s.Bytes
 		switch s.Peer {
 		case nodes[0].ID().String():

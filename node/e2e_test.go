@@ -17,13 +17,18 @@ import (
 	"github.com/chorus-data/chorus/dataset"
 )
 
-// testConfig is the node configuration of the networked tests: fast
-// maintenance so that rings converge in a second or two on loopback.
+// testConfig is the node configuration of the networked tests: fast ring
+// maintenance so that rings converge in a second or two on loopback, and
+// replica repair held back (its first round an hour away) so that these
+// tests see exactly what publish and fetch do by themselves — for example a
+// node that joins holds nothing until repair hands it its keys. The repair
+// tests (repl_e2e_test.go) turn it on.
 func testConfig() Config {
 	return Config{
 		StabilizeInterval: 200 * time.Millisecond,
 		RPCTimeout:        time.Second,
 		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Repair:            RepairConfig{SyncInterval: time.Hour, ViewSettle: time.Hour},
 	}
 }
 
