@@ -28,6 +28,12 @@ sim-massfail:
 sim-churn:
     go run ./cmd/chorus sim churn --nodes 1000 --succ 20 --rate 0.4 --duration 1h --lookup-rate 1 --seed 1 --out out/sim-churn
 
+# Issue 4's durability target: N=1,000, r=3, 30 virtual days, Pareto sessions
+# (median 1 h), permanent failures with a mean lifetime of 30 days.
+sim-durability:
+    mkdir -p out && go build -o out/chorus ./cmd/chorus
+    out/chorus sim durability --nodes 1000 --replicas 3 --duration 30d --session pareto:median=1h --lifetime 30d --blocks 10000 --block-size 1MiB --repair-bandwidth 1MiB --seed 1 --out out/sim-durability
+
 sim-stable-100k:
     mkdir -p out && go build -o out/chorus ./cmd/chorus
     /usr/bin/time -v out/chorus sim stable --nodes 100000 --succ 34 --duration 10m --lookups 10000 --seed 1 --out out/sim-stable-100k

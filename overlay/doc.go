@@ -25,17 +25,25 @@
 // predecessor and successor list (MsgGetState), adopts a closer successor
 // and rebuilds its own list from the successor's, then notifies the
 // successor (MsgNotify); check-predecessor pings the predecessor
-// (MsgPing); fix-fingers fills fingers within the span of the successor
-// list locally and looks the others up, one per FixFingersInterval. A dead
-// successor is dropped and the next one used at once. Leave hands the
-// predecessor and successor list to both neighbours (MsgLeave).
+// (MsgPing) unless it was heard from since the last check; fix-fingers
+// fills fingers within the span of the successor list locally, looks up
+// the others while they are unset, and afterwards checks one per
+// FixFingersInterval with a MsgGetState to its node (whose predecessor
+// replaces it if it lies at or after the finger's start). Protocols with
+// the stabilize period share its timer. A dead successor is dropped and the
+// next one used at once. Leave hands the predecessor and successor list to
+// both neighbours (MsgLeave). A joining node notifies its successor and its
+// predecessor-to-be, which takes it as successor at once.
 //
 // Lookups are iterative: the originator keeps candidates ordered by
 // closeness to the key and asks up to LookupParallelism of them at a time
 // (MsgFindSucc). A node whose successor list covers the key answers Done
 // with the key's successor and fallbacks; the originator then probes them
 // in order (MsgGetState) and the first live one, with its successor list,
-// is the answer: the key's replica set. Hops counts the chain of requests
+// is the answer: the key's replica set. A Done answer taken from deep in
+// the replier's successor list also names the entry before it, the key's
+// presumed predecessor, which user and join lookups ask as well before
+// they trust a probe: its own first successor is fresher. Hops counts the chain of requests
 // that produced it, the final probe included.
 //
 // # Wire form

@@ -35,6 +35,14 @@ func (t *fingerTable) find(i int) int {
 // get returns finger i.
 func (t *fingerTable) get(i int) NodeRef { return t.runs[t.find(i)].node }
 
+// runEnd returns the first finger after i that lies outside i's run.
+func (t *fingerTable) runEnd(i int) int {
+	if k := t.find(i); k+1 < len(t.runs) {
+		return t.runs[k+1].lo
+	}
+	return IDBits
+}
+
 // split makes a run start at i (0 < i < IDBits) and returns its index.
 func (t *fingerTable) split(i int) int {
 	k := t.find(i)
@@ -130,6 +138,20 @@ func (n *Node) fixFingers(now Time) {
 			n.fingerNext = j
 			continue
 		}
+		f := n.fingers.get(i)
+		if n.fingerInitial && !f.IsZero() {
+			// Filling the table: a finger that is set (copied from the
+			// successor, or by an earlier lookup) is left for the checks.
+			n.fingerNext = n.fingers.runEnd(i)
+			continue
+		}
+		if !n.fingerInitial && !f.IsZero() && f.ID != n.self.ID {
+			// A finger that is set is checked with one request rather
+			// than looked up again (fingerCheckReply).
+			n.fingerBusy = true
+			n.request(now, f, rpcFingerCheck, ID{}, nil)
+			return
+		}
 		n.fingerBusy = true
 		n.stats.InternalLookups++
 		l := n.newLookup(now, n.self.ID.AddPow2(i), lookupFinger)
@@ -170,6 +192,68 @@ func (n *Node) localFingers(i int) (j int, s NodeRef, ok bool) {
 		return IDBits, n.self, true
 	}
 	return 0, NodeRef{}, false
+}
+
+// fingerCheckReply finishes the check of finger n.fingerNext, which
+// pointed at f, with f's state m: f stays the finger unless its
+// predecessor lies at or after the finger's start (a node that joined
+// since), which then takes its place. The fingers after it whose starts
+// lie before f are set too.
+func (n *Node) fingerCheckReply(now Time, f NodeRef, m Message) {
+	n.fingerBusy = false
+	i := n.fingerNext
+	if n.left || i >= IDBits || n.fingers.get(i).ID != f.ID {
+		return
+	}
+	var buf [2]NodeRef
+	list := buf[:0]
+	start := n.self.ID.AddPow2(i)
+	if p := m.Pred; !p.IsZero() && p.ID != n.self.ID && (p.ID == start || Between(p.ID, start, f.ID)) && !n.suspected(now, p.ID) {
+		list = append(list, p)
+	}
+	list = append(list, f)
+	n.fingerNext = n.fillFingers(i, list)
+}
+
+// fingerCopyReply seeds the finger table of a node that has just joined
+// from the fingers m of its successor s. s lies just after n, so s's
+// finger i, the successor of s+2^i, is n's finger i or a node just after
+// it: close enough to route by, and fingerCheckReply moves it back onto
+// the right node later. Each finger that n's successor list does not give
+// becomes the first of s's fingers at least 2^i clockwise of n. Fingers
+// still unset are then looked up back to back.
+func (n *Node) fingerCopyReply(now Time, m Message) {
+	n.fingerBusy = false
+	if n.left {
+		return
+	}
+	far := m.Nodes
+	for i := 0; i < IDBits; {
+		if j, s, ok := n.localFingers(i); ok {
+			n.fingers.set(i, j, s)
+			i = j
+			continue
+		}
+		// The first of far at least 2^i clockwise of n; far is in finger
+		// order, so entries before it can be skipped for good.
+		for len(far) > 0 && (far[0].IsZero() || far[0].ID == n.self.ID || bitLen(Distance(n.self.ID, far[0].ID)) <= i) {
+			far = far[1:]
+		}
+		if len(far) == 0 {
+			break
+		}
+		j := bitLen(Distance(n.self.ID, far[0].ID))
+		if !n.suspected(now, far[0].ID) {
+			n.fingers.set(i, j, far[0])
+		}
+		i = j
+	}
+	n.fingerNext = 0
+	if !n.fingers.unset() {
+		n.fingerInitial = false
+		return
+	}
+	n.fixFingers(now)
 }
 
 // fingerDone finishes the lookup of finger l.finger with the successor

@@ -81,6 +81,9 @@ type candidate struct {
 	state    candState
 	gaveDone bool // answered a FindSucc with Done
 	expanded bool // was asked for its successor list after gaveDone
+	// waitFor marks a node preceding the key whose answer the lookup
+	// waits for before it trusts a probe (see verifyVia).
+	waitFor bool
 }
 
 // lookup is an iterative lookup driven by its originator, in the style of
@@ -101,10 +104,13 @@ type lookup struct {
 	cands    []candidate
 	probes   []candidate
 	inflight int
-	timeouts int
-	hops     int // deepest answer so far
-	done     bool
-	buf      [16]candidate // initial backing of cands and probes
+	// verifying counts the requests in flight to waitFor candidates;
+	// they are also counted in inflight.
+	verifying int
+	timeouts  int
+	hops      int // deepest answer so far
+	done      bool
+	buf       [16]candidate // initial backing of cands and probes
 }
 
 // Lookup starts an iterative lookup of key and returns its ID. The result
@@ -149,20 +155,23 @@ func (n *Node) seedLookup(now Time, l *lookup) bool {
 			for _, r := range succ[i:] {
 				n.addProbe(now, l, r, 0)
 			}
+			if i > 0 {
+				n.verifyVia(now, l, succ[i-1], 0)
+			}
 			break
 		}
 	}
 	// Preceding nodes too: should every listed successor be dead, they
 	// lead to the live one.
 	var buf [seedNodes]NodeRef
-	for _, r := range n.closestPreceding(buf[:0], l.key, seedNodes) {
+	for _, r := range n.closestPreceding(now, buf[:0], l.key, seedNodes) {
 		n.addCand(now, l, r, 0)
 	}
 	return true
 }
 
 // handleFindSucc answers a FindSucc request m (see MsgFindSuccReply).
-func (n *Node) handleFindSucc(m Message) {
+func (n *Node) handleFindSucc(now Time, m Message) {
 	reply := Message{Type: MsgFindSuccReply, To: m.From, Seq: m.Seq, Key: m.Key}
 	if n.joined {
 		key, succ := m.Key, n.succs()
@@ -172,11 +181,16 @@ func (n *Node) handleFindSucc(m Message) {
 			for i, s := range succ {
 				if BetweenRightIncl(key, n.self.ID, s.ID) {
 					reply.Done, reply.Nodes = true, succ[i:]
+					if i > 0 {
+						// The entry before the key's successor: its
+						// own successor is fresher than our deep entry.
+						reply.Pred = succ[i-1]
+					}
 					break
 				}
 			}
 			if !reply.Done {
-				reply.Nodes = n.closestPreceding(make([]NodeRef, 0, closerNodes), key, closerNodes)
+				reply.Nodes = n.closestPreceding(now, make([]NodeRef, 0, closerNodes), key, closerNodes)
 			}
 		}
 	}
@@ -185,8 +199,9 @@ func (n *Node) handleFindSucc(m Message) {
 
 // closestPreceding appends to dst up to want (at most 16) nodes of n's
 // successor list and fingers that lie in (self, key), closest to key
-// first.
-func (n *Node) closestPreceding(dst []NodeRef, key ID, want int) []NodeRef {
+// first. Nodes suspected at now are left out, so that live ones further
+// back make the list.
+func (n *Node) closestPreceding(now Time, dst []NodeRef, key ID, want int) []NodeRef {
 	type entry struct {
 		d ID // from self: larger is closer to key
 		r NodeRef
@@ -195,26 +210,31 @@ func (n *Node) closestPreceding(dst []NodeRef, key ID, want int) []NodeRef {
 	want = min(want, len(best))
 	cnt := 0
 	dk := Distance(n.self.ID, key)
-	consider := func(r NodeRef) {
+	// consider reports false for a node it leaves out for good.
+	consider := func(r NodeRef) bool {
 		if r.IsZero() {
-			return
+			return false
 		}
 		d := Distance(n.self.ID, r.ID)
 		if d == (ID{}) || d.Cmp(dk) >= 0 {
-			return // n itself, or not before key
+			return false // n itself, or not before key
+		}
+		if len(n.suspects) > 0 && n.suspected(now, r.ID) {
+			return false
 		}
 		pos := cnt
 		for pos > 0 && best[pos-1].d.Cmp(d) < 0 {
 			pos--
 		}
 		if pos >= want || (pos > 0 && best[pos-1].d == d) {
-			return
+			return true
 		}
 		if cnt < want {
 			cnt++
 		}
 		copy(best[pos+1:cnt], best[pos:cnt-1])
 		best[pos] = entry{d, r}
+		return true
 	}
 	// The successor list is in clockwise order: only its entries before
 	// the key count, and the last of them are the closest.
@@ -222,8 +242,10 @@ func (n *Node) closestPreceding(dst []NodeRef, key ID, want int) []NodeRef {
 	k, _ := slices.BinarySearchFunc(succ, dk, func(r NodeRef, dk ID) int {
 		return Distance(n.self.ID, r.ID).Cmp(dk)
 	})
-	for i := k - 1; i >= max(0, k-want); i-- {
-		consider(succ[i])
+	for i, taken := k-1, 0; i >= 0 && taken < want; i-- {
+		if consider(succ[i]) {
+			taken++
+		}
 	}
 	for _, fr := range n.fingers.runs {
 		consider(fr.node)
@@ -281,13 +303,19 @@ func (n *Node) addCand(now Time, l *lookup, r NodeRef, depth int32) {
 // addProbe adds r, learned at depth, to l's candidate successors and
 // returns it (nil if it was not added: known or presumed dead).
 func (n *Node) addProbe(now Time, l *lookup, r NodeRef, depth int32) *candidate {
-	if r.IsZero() || (r.ID == n.self.ID && l.kind == lookupJoin) || l.failed(r.ID) || n.suspected(now, r.ID) {
+	if r.IsZero() || (r.ID == n.self.ID && l.kind == lookupJoin) || l.failed(r.ID) || n.presumedDead(now, r.ID) {
 		return nil
 	}
 	var i int
 	l.probes, i = insertCand(l.probes, r, Distance(l.key, r.ID), depth)
 	if i < 0 {
 		return nil
+	}
+	if p := n.pred; r.ID == n.self.ID && !p.IsZero() && (p.ID == l.key || Between(p.ID, l.key, r.ID)) {
+		// n's own predecessor lies between the key and n: a closer
+		// successor than n.
+		n.addProbe(now, l, p, depth)
+		i = slices.IndexFunc(l.probes, func(c candidate) bool { return c.ref.ID == r.ID })
 	}
 	return &l.probes[i]
 }
@@ -311,7 +339,8 @@ func find(list []candidate, id ID) *candidate {
 // then nodes that answered are asked for their successor lists (whose
 // entries may lead past dead nodes), before the lookup fails.
 func (n *Node) advance(now Time, l *lookup) {
-	alpha := n.cfg.LookupParallelism
+	// Verification requests do not take the slots of the others.
+	alpha := n.cfg.LookupParallelism + l.verifying
 	// Once a request of this lookup has failed, dead successors are likely
 	// about: probe the next candidates alongside the first.
 	ahead := 1
@@ -324,7 +353,7 @@ func (n *Node) advance(now Time, l *lookup) {
 		if c.state == candFailed {
 			continue
 		}
-		if waiting == 0 {
+		if waiting == 0 && l.verifying == 0 {
 			switch {
 			case c.state == candAnswered:
 				n.finishLookup(now, l, successorsOf(c.ref, c.nodes), int(c.depth)+1, nil)
@@ -381,10 +410,40 @@ func (n *Node) reseed(now Time, l *lookup) bool {
 	}
 	before := len(l.cands)
 	var buf [seedNodes]NodeRef
-	for _, r := range n.closestPreceding(buf[:0], l.key, seedNodes) {
+	for _, r := range n.closestPreceding(now, buf[:0], l.key, seedNodes) {
 		n.addCand(now, l, r, 0)
 	}
 	return len(l.cands) > before
+}
+
+// verifyVia makes user and join lookup l ask p, a node that precedes the
+// key according to a successor list entry learned at depth, about the key,
+// and wait for the answer before it trusts a probe. The deeper a successor
+// list entry, the staler: a node that joined between p and the key
+// appears first in p's own successor, which p's stabilize keeps fresh, and
+// only rounds later deep in the lists of the nodes before p. A lookup that
+// trusted such an entry would skip the newcomer; asking p costs one
+// request in parallel with the probe, and a hop only when p knows better.
+func (n *Node) verifyVia(now Time, l *lookup, p NodeRef, depth int32) {
+	if l.kind == lookupFinger || p.IsZero() || p.ID == n.self.ID || l.failed(p.ID) || n.presumedDead(now, p.ID) {
+		return
+	}
+	var i int
+	l.cands, i = insertCand(l.cands, p, Distance(p.ID, l.key), depth)
+	if i < 0 {
+		return
+	}
+	c := &l.cands[i]
+	if c.waitFor || (c.state != candNew && c.state != candInflight) {
+		return
+	}
+	c.waitFor = true
+	l.verifying++
+	if c.state == candNew {
+		c.state = candInflight
+		l.inflight++
+		n.request(now, c.ref, rpcQuery, l.key, l)
+	}
 }
 
 // successorsOf returns [s] followed by list without s.
@@ -406,11 +465,17 @@ func (n *Node) queryReply(now Time, l *lookup, m Message) {
 	if c == nil {
 		return
 	}
+	if c.waitFor && c.state == candInflight {
+		l.verifying--
+	}
 	c.state = candAnswered
 	depth := c.depth + 1
 	l.hops = max(l.hops, int(depth))
 	if m.Done {
 		c.gaveDone = true
+		if p := m.Pred; !p.IsZero() && Between(p.ID, m.From.ID, l.key) {
+			n.verifyVia(now, l, p, depth)
+		}
 		nodes := m.Nodes
 		if len(nodes) > 0 && nodes[0].ID == m.From.ID {
 			// The replier is the key's successor itself: no probe needed.
@@ -478,6 +543,9 @@ func (n *Node) lookupRPCFailed(now Time, r rpc) {
 	l.timeouts++
 	for _, list := range [2][]candidate{l.cands, l.probes} {
 		if c := find(list, r.to.ID); c != nil {
+			if c.waitFor && c.state == candInflight {
+				l.verifying--
+			}
 			c.state = candFailed
 		}
 	}
@@ -517,14 +585,28 @@ func (n *Node) finishLookup(now Time, l *lookup, succ []NodeRef, hops int, err e
 		}
 		n.results = append(n.results, res)
 	case lookupJoin:
-		n.joinDone(now, succ, err)
+		n.joinDone(now, succ, l.precedingDone(), err)
 	case lookupFinger:
 		n.fingerDone(now, l, succ, err)
 	}
 }
 
-// joinDone finishes the join lookup.
-func (n *Node) joinDone(now Time, succ []NodeRef, err error) {
+// precedingDone returns the node closest before l's key that answered it
+// with Done, that is, the node that took the key's successor for its own:
+// the predecessor of the key as far as the lookup knows. It returns the
+// zero NodeRef if there is none.
+func (l *lookup) precedingDone() NodeRef {
+	for i := range l.cands {
+		if c := &l.cands[i]; c.gaveDone && c.state == candAnswered {
+			return c.ref
+		}
+	}
+	return NodeRef{}
+}
+
+// joinDone finishes the join lookup with the successor list succ and pred,
+// the node that answered the lookup (zero if none).
+func (n *Node) joinDone(now Time, succ []NodeRef, pred NodeRef, err error) {
 	n.joining = false
 	if n.joined || n.left {
 		return
@@ -534,4 +616,10 @@ func (n *Node) joinDone(now Time, succ []NodeRef, err error) {
 		return
 	}
 	n.becomeJoined(now, succ)
+	// Tell the predecessor-to-be at once too: it takes n as its successor
+	// (handleNotify) instead of waiting for its stabilize to find n, during
+	// which lookups through it would skip n.
+	if !pred.IsZero() && pred.ID != n.self.ID && len(n.chain) > 1 && pred.ID != n.chain[1].ID {
+		n.notify(pred)
+	}
 }

@@ -26,14 +26,18 @@ const (
 	MsgFindSucc MsgType = iota + 1
 	// MsgFindSuccReply answers MsgFindSucc. With Done set, Nodes lists the
 	// key's successor followed by fallbacks (the first live one is the
-	// answer); without it, Nodes lists nodes closer to the key, closest first.
+	// answer) and Pred, if set, is the entry before them in the replier's
+	// successor list (the key's presumed predecessor, which the asker
+	// checks with); without it, Nodes lists nodes closer to the key,
+	// closest first.
 	MsgFindSuccReply
 	// MsgGetState asks the receiver for its predecessor and successor list
 	// (stabilize, and the final probe of a lookup).
 	MsgGetState
 	// MsgGetStateReply answers MsgGetState: Pred and Nodes (successor list).
 	MsgGetStateReply
-	// MsgNotify tells the receiver that From believes it is its predecessor.
+	// MsgNotify tells the receiver that From believes it is its predecessor
+	// or, sent by a node that has just joined, its successor.
 	MsgNotify
 	// MsgPing asks the receiver to prove it is alive.
 	MsgPing
@@ -43,6 +47,15 @@ const (
 	// Pred is From's predecessor and Nodes its successor list, so that both
 	// neighbours can close the gap at once.
 	MsgLeave
+	// MsgGetFingers asks the receiver for its finger table; a node that has
+	// just joined seeds its own from its successor's. The reply is
+	// MsgGetFingersReply.
+	MsgGetFingers
+	// MsgGetFingersReply answers MsgGetFingers: Nodes lists the distinct
+	// fingers in finger order.
+	MsgGetFingersReply
+
+	msgTypeLast = MsgGetFingersReply
 )
 
 // String returns the message type's name.
@@ -64,13 +77,17 @@ func (t MsgType) String() string {
 		return "Pong"
 	case MsgLeave:
 		return "Leave"
+	case MsgGetFingers:
+		return "GetFingers"
+	case MsgGetFingersReply:
+		return "GetFingersReply"
 	}
 	return "Unknown"
 }
 
 // IsReply reports whether messages of type t answer a request.
 func (t MsgType) IsReply() bool {
-	return t == MsgFindSuccReply || t == MsgGetStateReply || t == MsgPong
+	return t == MsgFindSuccReply || t == MsgGetStateReply || t == MsgPong || t == MsgGetFingersReply
 }
 
 // Message is one ring protocol message, inbound or outbound.

@@ -40,10 +40,14 @@ type Node struct {
 	// chain is [self, successor list...]. It is never modified in place,
 	// only replaced, so outgoing messages share it instead of copying.
 	// A joined node with len(chain) == 1 is a ring of one.
-	chain       []NodeRef
-	pred        NodeRef
-	joined      bool
-	left        bool
+	chain  []NodeRef
+	pred   NodeRef
+	joined bool
+	left   bool
+	// integrated is set once a joined node's predecessor is known (the
+	// ring points at it), or integrateBy has passed; Joined waits for it.
+	integrated  bool
+	integrateBy Time
 	maintenance bool
 
 	fingers       fingerTable
@@ -58,6 +62,7 @@ type Node struct {
 	stabilizeAt, fixAt, checkPredAt Time
 	stabilizing                     bool // a stabilize GetState is in flight
 	pinging                         bool // a check-predecessor Ping is in flight
+	predHeard                       bool // the predecessor sent something since the last check
 
 	seq        uint64
 	pending    []rpc
@@ -136,20 +141,27 @@ func (n *Node) becomeJoined(now Time, succ []NodeRef) {
 	n.joining = false
 	n.joinRetryAt = 0
 	n.setSuccessors(now, succ)
-	n.stabilizeAt = now + n.firstPhase(n.cfg.StabilizeInterval)
-	n.checkPredAt = now + n.firstPhase(n.cfg.CheckPredInterval)
-	n.fixAt = now + n.firstPhase(n.cfg.FixFingersInterval)
+	n.integrated = len(n.chain) == 1 || !n.pred.IsZero()
+	n.integrateBy = now + n.cfg.RPCTimeout
+	n.startTimers(now)
 	if len(n.chain) > 1 {
 		// Tell the successor about us at once rather than at the first
-		// stabilize, then fill the finger table back to back.
+		// stabilize, then seed the finger table from the successor's
+		// (fingerCopyReply); what that leaves unset is looked up back to
+		// back.
 		n.notify(n.chain[1])
 		n.fingerInitial = true
-		n.fixFingers(now)
+		n.fingerBusy = true
+		n.request(now, n.chain[1], rpcFingerCopy, ID{}, nil)
 	}
 }
 
-// Joined reports whether n is in a ring, that is, has a successor.
-func (n *Node) Joined() bool { return n.joined && !n.left }
+// Joined reports whether n is in a ring: it has a successor, and its
+// predecessor has told it so (notified it), or RPCTimeout has passed since
+// the join lookup ended. Until then lookups through the ring could still
+// pass n by: the nodes before it learn of it only when its notifications
+// arrive.
+func (n *Node) Joined() bool { return n.joined && !n.left && n.integrated }
 
 // Left reports whether Leave was called.
 func (n *Node) Left() bool { return n.left }
@@ -164,9 +176,7 @@ func (n *Node) SetMaintenance(now Time, on bool) {
 	}
 	n.maintenance = on
 	if on {
-		n.stabilizeAt = now + n.firstPhase(n.cfg.StabilizeInterval)
-		n.checkPredAt = now + n.firstPhase(n.cfg.CheckPredInterval)
-		n.fixAt = now + n.firstPhase(n.cfg.FixFingersInterval)
+		n.startTimers(now)
 	}
 }
 
@@ -179,7 +189,7 @@ func (n *Node) Step(now Time, m Message) {
 	n.clearSuspect(now, m.From.ID)
 	switch m.Type {
 	case MsgFindSucc:
-		n.handleFindSucc(m)
+		n.handleFindSucc(now, m)
 	case MsgGetState:
 		// A node outside the ring stays silent: its empty state must not
 		// pass for a ring of one, and the asker should move on.
@@ -192,12 +202,19 @@ func (n *Node) Step(now Time, m Message) {
 		if n.joined {
 			n.send(Message{Type: MsgPong, To: m.From, Seq: m.Seq})
 		}
+	case MsgGetFingers:
+		if n.joined {
+			n.send(Message{Type: MsgGetFingersReply, To: m.From, Seq: m.Seq, Nodes: n.fingers.appendDistinct(nil, n.self.ID)})
+		}
 	case MsgLeave:
 		n.handleLeave(now, m)
-	case MsgFindSuccReply, MsgGetStateReply, MsgPong:
+	case MsgFindSuccReply, MsgGetStateReply, MsgPong, MsgGetFingersReply:
 		if r, ok := n.takeRPC(m.Seq, m.From.ID, m.Type); ok {
 			n.rpcDone(now, r, m)
 		}
+	}
+	if !n.pred.IsZero() && m.From.ID == n.pred.ID {
+		n.predHeard = true
 	}
 }
 
@@ -215,6 +232,9 @@ func (n *Node) Tick(now Time) {
 		}
 		return
 	}
+	if !n.integrated && n.integrateBy <= now {
+		n.integrated = true
+	}
 	if !n.maintenance {
 		return
 	}
@@ -223,11 +243,17 @@ func (n *Node) Tick(now Time) {
 		n.stabilize(now)
 	}
 	if n.checkPredAt <= now {
-		n.checkPredAt = now + n.interval(n.cfg.CheckPredInterval)
+		n.checkPredAt = n.stabilizeAt
+		if n.cfg.CheckPredInterval != n.cfg.StabilizeInterval {
+			n.checkPredAt = now + n.interval(n.cfg.CheckPredInterval)
+		}
 		n.checkPredecessor(now)
 	}
 	if n.fixAt <= now {
-		n.fixAt = now + n.interval(n.cfg.FixFingersInterval)
+		n.fixAt = n.stabilizeAt
+		if n.cfg.FixFingersInterval != n.cfg.StabilizeInterval {
+			n.fixAt = now + n.interval(n.cfg.FixFingersInterval)
+		}
 		n.fixFingers(now)
 	}
 }
@@ -252,6 +278,9 @@ func (n *Node) NextDeadline() Time {
 		}
 		return d
 	}
+	if !n.integrated {
+		d = min(d, n.integrateBy)
+	}
 	if n.maintenance {
 		d = min(d, n.stabilizeAt, n.checkPredAt, n.fixAt)
 	}
@@ -267,9 +296,9 @@ func (n *Node) SendFailed(now Time, m Message) {
 	}
 	n.stats.SendFailures++
 	switch m.Type {
-	case MsgFindSucc, MsgGetState, MsgPing:
+	case MsgFindSucc, MsgGetState, MsgPing, MsgGetFingers:
 		if r, ok := n.takeRPC(m.Seq, m.To.ID, replyType(m.Type)); ok {
-			n.rpcFailed(now, r)
+			n.rpcFailed(now, r, true)
 			return
 		}
 	}
@@ -378,6 +407,20 @@ func (n *Node) interval(b Time) Time {
 		return b
 	}
 	return b - j + Time(n.rng.Int64N(int64(2*j+1)))
+}
+
+// startTimers draws the first deadlines of the maintenance protocols.
+// Those whose period is the stabilize period run in the same Tick as
+// stabilize: one timer instead of three.
+func (n *Node) startTimers(now Time) {
+	n.stabilizeAt = now + n.firstPhase(n.cfg.StabilizeInterval)
+	n.checkPredAt, n.fixAt = n.stabilizeAt, n.stabilizeAt
+	if n.cfg.CheckPredInterval != n.cfg.StabilizeInterval {
+		n.checkPredAt = now + n.firstPhase(n.cfg.CheckPredInterval)
+	}
+	if n.cfg.FixFingersInterval != n.cfg.StabilizeInterval {
+		n.fixAt = now + n.firstPhase(n.cfg.FixFingersInterval)
+	}
 }
 
 // firstPhase draws the first period of a maintenance timer uniformly from

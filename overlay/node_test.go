@@ -146,6 +146,9 @@ func TestSendFailedDropsSuccessorAtOnce(t *testing.T) {
 	}
 	victim := r.idx[3]
 	pred := r.after(victim, -1)
+	// A stabilize request already on its way to the victim would only
+	// time out (after 10 s): kill it between two rounds.
+	s.runUntil(s.now+1000, func() bool { return !s.nodes[pred].stabilizing })
 	s.kill(victim)
 	// With RPCTimeout at 10 s, only SendFailed can move pred on this fast.
 	want := s.ref(r.after(victim, 1))

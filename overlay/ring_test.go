@@ -268,7 +268,7 @@ func TestDeterminism(t *testing.T) {
 // true successor lists, predecessors and fingers, maintenance scheduled.
 func (s *simNet) installIdeal() *ring {
 	for _, n := range s.nodes {
-		n.joined = true
+		n.joined, n.integrated = true, true
 	}
 	r := s.truth()
 	for _, i := range r.idx {
@@ -288,9 +288,7 @@ func (s *simNet) installIdeal() *ring {
 			n.fingers.set(f, g, x)
 			f = g
 		}
-		n.stabilizeAt = s.now + n.firstPhase(n.cfg.StabilizeInterval)
-		n.checkPredAt = s.now + n.firstPhase(n.cfg.CheckPredInterval)
-		n.fixAt = s.now + n.firstPhase(n.cfg.FixFingersInterval)
+		n.startTimers(s.now)
 		s.flush(i)
 	}
 	return r

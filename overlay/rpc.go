@@ -6,11 +6,13 @@ import "slices"
 type rpcPurpose uint8
 
 const (
-	rpcStabilize rpcPurpose = iota + 1 // GetState to the successor
-	rpcCheckPred                       // Ping to the predecessor
-	rpcQuery                           // FindSucc for a lookup
-	rpcProbe                           // GetState to a lookup's candidate successor
-	rpcExpand                          // GetState to a lookup's Done replier
+	rpcStabilize   rpcPurpose = iota + 1 // GetState to the successor
+	rpcCheckPred                         // Ping to the predecessor
+	rpcQuery                             // FindSucc for a lookup
+	rpcProbe                             // GetState to a lookup's candidate successor
+	rpcExpand                            // GetState to a lookup's Done replier
+	rpcFingerCheck                       // GetState to a finger, to check it
+	rpcFingerCopy                        // GetFingers to the successor after a join
 )
 
 // requestType returns the message type a request of purpose p is sent as.
@@ -20,6 +22,8 @@ func (p rpcPurpose) requestType() MsgType {
 		return MsgPing
 	case rpcQuery:
 		return MsgFindSucc
+	case rpcFingerCopy:
+		return MsgGetFingers
 	default:
 		return MsgGetState
 	}
@@ -34,6 +38,8 @@ func replyType(t MsgType) MsgType {
 		return MsgGetStateReply
 	case MsgPing:
 		return MsgPong
+	case MsgGetFingers:
+		return MsgGetFingersReply
 	}
 	return 0
 }
@@ -45,6 +51,16 @@ type rpc struct {
 	deadline Time
 	purpose  rpcPurpose
 	lk       *lookup // for rpcQuery, rpcProbe, rpcExpand
+	retried  bool    // this is the second try
+}
+
+// retries reports whether a request of purpose p that times out is sent
+// once more before its peer is presumed dead. On a lossy network one lost
+// message must not cost a live successor, predecessor or finger, nor send
+// a lookup past the key's live successor; a lookup's queries are not
+// retried, as other nodes lead to the key as well.
+func (p rpcPurpose) retries() bool {
+	return p == rpcStabilize || p == rpcCheckPred || p == rpcProbe || p == rpcFingerCheck
 }
 
 // send queues m for the driver, stamped with n as the sender.
@@ -86,7 +102,16 @@ func (n *Node) expireRPCs(now Time) {
 		r := n.pending[i]
 		n.pending = slices.Delete(n.pending, i, i+1)
 		n.stats.RPCTimeouts++
-		n.rpcFailed(now, r)
+		if !r.retried && r.purpose.retries() {
+			var key ID
+			if r.lk != nil {
+				key = r.lk.key
+			}
+			n.request(now, r.to, r.purpose, key, r.lk)
+			n.pending[len(n.pending)-1].retried = true
+			continue
+		}
+		n.rpcFailed(now, r, r.retried)
 	}
 }
 
@@ -108,20 +133,37 @@ func (n *Node) rpcDone(now Time, r rpc, m Message) {
 		n.probeReply(now, r.lk, m)
 	case rpcExpand:
 		n.expandReply(now, r.lk, m)
+	case rpcFingerCheck:
+		n.fingerCheckReply(now, r.to, m)
+	case rpcFingerCopy:
+		n.fingerCopyReply(now, m)
 	}
 }
 
 // rpcFailed handles request r that timed out or could not be sent: the
-// peer is presumed dead.
-func (n *Node) rpcFailed(now Time, r rpc) {
-	n.suspectNode(now, r.to.ID)
-	n.dropNode(now, r.to.ID)
+// peer is suspected and leaves the fingers and, if sure (it could not be
+// reached, or did not answer twice), it is presumed dead and leaves the
+// successor list and predecessor too. A single timeout is not sure: on a
+// lossy network the peer may well be alive.
+func (n *Node) rpcFailed(now Time, r rpc, sure bool) {
+	n.suspectNode(now, r.to.ID, sure)
+	if sure {
+		n.dropNode(now, r.to.ID)
+	} else {
+		n.fingers.drop(r.to.ID)
+	}
 	switch r.purpose {
 	case rpcStabilize:
 		n.stabilizing = false
 		n.stabilize(now) // at once, with the next successor (if not paused)
 	case rpcCheckPred:
 		n.pinging = false
+	case rpcFingerCheck:
+		// The finger is gone (dropNode): the next round looks it up.
+		n.fingerBusy = false
+	case rpcFingerCopy:
+		n.fingerBusy = false
+		n.fixFingers(now) // look the fingers up instead
 	case rpcQuery, rpcProbe, rpcExpand:
 		n.lookupRPCFailed(now, r)
 	}

@@ -29,7 +29,7 @@ func (n *Node) stabilizeReply(now Time, s NodeRef, m Message) {
 	}
 	head := [2]NodeRef{m.Pred, s}
 	first := head[1:]
-	if p := m.Pred; !p.IsZero() && Between(p.ID, n.self.ID, s.ID) && !n.suspected(now, p.ID) {
+	if p := m.Pred; !p.IsZero() && Between(p.ID, n.self.ID, s.ID) && !n.presumedDead(now, p.ID) {
 		first = head[:]
 	}
 	n.setSuccessors(now, first, m.Nodes)
@@ -44,13 +44,22 @@ func (n *Node) notify(s NodeRef) {
 }
 
 // handleNotify adopts p as predecessor if it is closer than the current
-// one. A node alone in its ring also takes p as its successor.
+// one. A node alone in its ring also takes p as its successor, and so does
+// a node whose successor lies beyond p: p has just joined between them and
+// tells its predecessor-to-be (joinDone). It is notified back at once, so
+// that it learns its predecessor.
 func (n *Node) handleNotify(now Time, p NodeRef) {
 	if !n.joined || p.IsZero() || p.ID == n.self.ID {
 		return
 	}
+	if len(n.chain) > 1 && Between(p.ID, n.self.ID, n.chain[1].ID) {
+		n.setSuccessors(now, []NodeRef{p}, n.succs())
+		n.notify(p)
+		return
+	}
 	if n.pred.IsZero() || Between(p.ID, n.pred.ID, n.self.ID) {
 		n.pred = p
+		n.integrated = true
 	}
 	if len(n.chain) == 1 {
 		n.setSuccessors(now, []NodeRef{p})
@@ -59,8 +68,14 @@ func (n *Node) handleNotify(now Time, p NodeRef) {
 }
 
 // checkPredecessor pings the predecessor; it is cleared if the ping fails.
+// A predecessor heard from since the last check (it notifies n every
+// stabilize round) is known to be alive and is not pinged.
 func (n *Node) checkPredecessor(now Time) {
 	if n.pred.IsZero() || n.pinging {
+		return
+	}
+	if n.predHeard {
+		n.predHeard = false
 		return
 	}
 	n.pinging = true
@@ -79,6 +94,7 @@ func (n *Node) handleLeave(now Time, m Message) {
 		n.pred = NodeRef{}
 		if p := m.Pred; !p.IsZero() && p.ID != n.self.ID && p.ID != from {
 			n.pred = p
+			n.integrated = true
 		}
 	}
 	if len(n.chain) > 1 && n.chain[1].ID == from {
@@ -105,7 +121,7 @@ type succFilter struct {
 }
 
 func (f *succFilter) accept(r NodeRef) bool {
-	if f.n >= f.max || r.IsZero() || f.node.suspected(f.now, r.ID) {
+	if f.n >= f.max || r.IsZero() || f.node.presumedDead(f.now, r.ID) {
 		return false
 	}
 	d := Distance(f.node.self.ID, r.ID)

@@ -100,7 +100,7 @@ func (m Message) WireSize() int {
 
 // validate checks m against the bounds of the wire form.
 func (m Message) validate() error {
-	if m.Type == 0 || m.Type > MsgLeave {
+	if m.Type == 0 || m.Type > msgTypeLast {
 		return fmt.Errorf("%w: unknown message type %d", ErrMalformed, m.Type)
 	}
 	if len(m.Nodes) > MaxNodes {
@@ -242,7 +242,7 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 		}
 		b = b[n:]
 	}
-	if typ == 0 || typ > uint64(MsgLeave) {
+	if typ == 0 || typ > uint64(msgTypeLast) {
 		return fmt.Errorf("%w: unknown message type %d", ErrMalformed, typ)
 	}
 	out.Type = MsgType(typ)

@@ -25,6 +25,9 @@ func sampleMessages() []Message {
 		{Type: MsgGetStateReply, From: sampleRef(2), To: sampleRef(1), Seq: 9, Pred: sampleRef(3), Nodes: nodes[:3]},
 		{Type: MsgLeave, From: sampleRef(2), Pred: sampleRef(3), Nodes: []NodeRef{{}, {Addr: "only-addr"}, {ID: idOf(1)}}},
 		{Type: MsgNotify},
+		{Type: MsgFindSuccReply, From: sampleRef(2), To: sampleRef(1), Seq: 8, Key: HashID([]byte("k")), Done: true, Pred: sampleRef(4), Nodes: nodes[5:]},
+		{Type: MsgGetFingers, From: sampleRef(1), To: sampleRef(2), Seq: 10},
+		{Type: MsgGetFingersReply, From: sampleRef(2), To: sampleRef(1), Seq: 10, Nodes: nodes},
 	}
 }
 

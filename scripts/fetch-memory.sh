@@ -5,6 +5,10 @@
 # node's VmHWM is read from /proc. Cleans up after itself.
 #
 #   scripts/fetch-memory.sh [SIZE_GIB]
+#
+# READER_FLAGS adds flags to the fetching node, e.g.
+# READER_FLAGS="--repair-bandwidth 1" to keep repair from handing it the
+# keys it now owns while it fetches (so only the fetch is measured).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_gib="${1:-10}"
@@ -26,7 +30,7 @@ addr="$("$bin" id --api "127.0.0.1:$((base + 1))" | sed -n 2p)"
 head -c $((size_gib << 30)) /dev/urandom >"$work/data.bin"
 "$bin" publish mem/data "$work/data.bin" --replicas 1 --api "127.0.0.1:$((base + 1))"
 rm "$work/data.bin"
-"$bin" node --data "$work/b" --listen "/ip4/127.0.0.1/tcp/$((base + 2))" --api "127.0.0.1:$((base + 3))" --bootstrap "$addr" --log-level error 2>"$work/b.log" &
+"$bin" node ${READER_FLAGS:-} --data "$work/b" --listen "/ip4/127.0.0.1/tcp/$((base + 2))" --api "127.0.0.1:$((base + 3))" --bootstrap "$addr" --log-level error 2>"$work/b.log" &
 reader=$!
 pids+=($reader)
 for _ in $(seq 100); do "$bin" id --api "127.0.0.1:$((base + 3))" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -78,6 +78,9 @@ scenarios:
   massfail --nodes N --succ R --fail-fraction P --lookups L --seed S
   churn    --nodes N --succ R --rate X --duration D --lookup-rate Y --seed S
            [--session pareto:median=10m | exp:median=1h] [--trace FILE]
+  durability --nodes N --replicas r --duration 30d --session pareto:median=1h
+           --lifetime 30d --repair-bandwidth B --blocks K --seed S
+           (chorus sim durability --help for its flags)
 
 Flags may come before or after the scenario name. Durations are Go
 durations (90s, 10m, 1h) or seconds. Writes DIR/summary.json,
@@ -91,6 +94,9 @@ flags:
 // if stderr is a terminal, and writes the summary, the time series and the
 // plots into --out.
 func RunCLI(args []string, stdout, stderr io.Writer) error {
+	if i := durabilityScenarioArg(args); i >= 0 {
+		return runDurabilityCLI(append(args[:i:i], args[i+1:]...), stdout, stderr)
+	}
 	var (
 		cfg       Config
 		out       string

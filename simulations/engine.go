@@ -70,6 +70,12 @@ type engine struct {
 	actions  []func()
 	freeActs []int32
 
+	// onAfter, if set, runs after every call into a live node's overlay
+	// core, once its Ready is drained: the durability scenario feeds the
+	// node's ring view to its replication core from here, as node/'s ring
+	// loop does after every event.
+	onAfter func(i int32)
+
 	stopped bool   // the scenario is over: runUntil returns
 	events  uint64 // events processed
 	err     error  // first internal inconsistency, ends the run
@@ -247,6 +253,9 @@ func (e *engine) after(i int32, user, ticked bool) {
 	}
 	if !sn.alive || sn.leaving {
 		return
+	}
+	if e.onAfter != nil {
+		e.onAfter(i)
 	}
 	d := sn.n.NextDeadline()
 	if d == overlay.Never {
