@@ -65,10 +65,12 @@ wait_api "$reader_api"
 echo "fetching through the reader ..."
 "$bin" fetch wan/data "$work/out.bin" --json --api "$reader_api" | tee "$work/fetch.json"
 cmp "$work/data.bin" "$work/out.bin" && echo "fetched file is identical"
-python3 - "$work/fetch.json" "${proxied[@]}" <<'PY'
+reader_id="$("$bin" id --api "$reader_api" | head -1)"
+python3 - "$work/fetch.json" "$reader_id" "${proxied[@]}" <<'PY'
 import json, sys
 res = json.load(open(sys.argv[1]))
-names = {a.rsplit("/p2p/", 1)[1]: f"replica {i} (RTT {r})" for i, (a, r) in enumerate(zip(sys.argv[2:], ["5 ms", "50 ms", "150 ms"]))}
+names = {a.rsplit("/p2p/", 1)[1]: f"replica {i} (RTT {r})" for i, (a, r) in enumerate(zip(sys.argv[3:], ["5 ms", "50 ms", "150 ms"]))}
+names[sys.argv[2]] = "the reader's own store (keys repair handed it on joining)"
 total = sum(s["bytes"] for s in res["sources"]) or 1
 for s in res["sources"]:
     print(f'{names.get(s["peer"], s["peer"])}: {s["bytes"]} bytes, {100 * s["bytes"] / total:.1f}%')
