@@ -15,11 +15,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	small := fs.Int("small-files", 10000, "number of 4 KiB files in the small-files case")
 	dir := fs.String("dir", "", "directory for temporary data (default: the system's)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := expectArgs(fs, pos, 0, "no arguments"); err != nil {
+	if _, err := parseArgs(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
 	n, err := parseSize(*size)

@@ -29,11 +29,7 @@ func cmdID(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("id", "id [--json]", stderr)
 	api := apiFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := expectArgs(fs, pos, 0, "no arguments"); err != nil {
+	if _, err := parseArgs(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
 	ctx, cancel := clientContext()
@@ -58,11 +54,8 @@ func cmdPublish(args []string, stdout, stderr io.Writer) error {
 	replicas := fs.Int("replicas", node.DefaultReplicas, "copies of every block")
 	zones := zonesFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseArgs(fs, args, 2, "NAME PATH")
 	if err != nil {
-		return err
-	}
-	if err := expectArgs(fs, pos, 2, "NAME PATH"); err != nil {
 		return err
 	}
 	if err := dataset.ValidateName(pos[0]); err != nil {
@@ -103,11 +96,8 @@ func cmdFetch(args []string, stdout, stderr io.Writer) error {
 	api := apiFlag(fs)
 	force := fs.Bool("force", false, "overwrite files that exist at DEST")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseArgs(fs, args, 2, "NAME[@VERSION] DEST")
 	if err != nil {
-		return err
-	}
-	if err := expectArgs(fs, pos, 2, "NAME[@VERSION] DEST"); err != nil {
 		return err
 	}
 	name, version, err := dataset.ParseRef(pos[0])
@@ -145,11 +135,7 @@ func cmdLs(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("ls", "ls [--json]", stderr)
 	api := apiFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := expectArgs(fs, pos, 0, "no arguments"); err != nil {
+	if _, err := parseArgs(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
 	ctx, cancel := clientContext()
@@ -173,11 +159,8 @@ func cmdVersions(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("versions", "versions NAME [--json]", stderr)
 	api := apiFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseArgs(fs, args, 1, "NAME")
 	if err != nil {
-		return err
-	}
-	if err := expectArgs(fs, pos, 1, "NAME"); err != nil {
 		return err
 	}
 	if err := dataset.ValidateName(pos[0]); err != nil {

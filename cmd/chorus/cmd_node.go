@@ -24,11 +24,7 @@ func cmdNode(args []string, _, stderr io.Writer) error {
 	zone := fs.String("zone", "", "this node's zone (site, rack or region) for datasets that ask for zones")
 	repair := repairFlags(fs)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := expectArgs(fs, pos, 0, "no arguments"); err != nil {
+	if _, err := parseArgs(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
 	if *data == "" {

@@ -46,11 +46,8 @@ func cmdReplicate(args []string, stdout, stderr io.Writer) error {
 	replicas := fs.Int("replicas", 0, "copies of every block (required)")
 	zones := zonesFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseArgs(fs, args, 1, "NAME")
 	if err != nil {
-		return err
-	}
-	if err := expectArgs(fs, pos, 1, "NAME"); err != nil {
 		return err
 	}
 	if err := dataset.ValidateName(pos[0]); err != nil {

@@ -15,11 +15,8 @@ func cmdShape(args []string, _, stderr io.Writer) error {
 	to := fs.String("to", "", "address to relay them to")
 	delay := fs.Duration("delay", 0, "one-way delay added in each direction (round trip = 2x)")
 	rate := fs.String("rate", "", "bandwidth limit per direction, e.g. 10MB (per second); empty: none")
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := expectArgs(fs, pos, 0, "no arguments"); err != nil {
+	var err error
+	if _, err = parseArgs(fs, args, 0, "no arguments"); err != nil {
 		return err
 	}
 	if *listen == "" || *to == "" {

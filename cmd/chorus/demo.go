@@ -19,11 +19,7 @@ import (
 func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	fset := newFlags("demo", "demo", stderr)
 	keep := fset.Bool("keep", false, "keep the temporary directory")
-	pos, err := parseInterleaved(fset, args)
-	if err != nil {
-		return err
-	}
-	if err := expectArgs(fset, pos, 0, "no arguments"); err != nil {
+	if _, err := parseArgs(fset, args, 0, "no arguments"); err != nil {
 		return err
 	}
 	ctx, cancel := clientContext()

@@ -62,6 +62,16 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseArgs parses flags interleaved with positional arguments and checks
+// that there are exactly n of the latter (described by names).
+func parseArgs(fs *flag.FlagSet, args []string, n int, names string) ([]string, error) {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	return pos, expectArgs(fs, pos, n, names)
+}
+
 // expectArgs checks the number of positional arguments.
 func expectArgs(fs *flag.FlagSet, pos []string, n int, names string) error {
 	if len(pos) != n {
