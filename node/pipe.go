@@ -23,6 +23,10 @@ const (
 	batchBytes = 1 << 20
 	// batchCount bounds the blocks of one batched request.
 	batchCount = 1024
+	// measureBytes is how much a peer must have delivered before its
+	// throughput estimate is trusted: the first requests on a new stream
+	// run slow while yamux grows its window.
+	measureBytes = 4 << 20
 )
 
 // pipeOp is one block operation queued on a peer's pipeline.
@@ -67,6 +71,7 @@ type peerPipe struct {
 	busySince     time.Time     // when inflight went from 0 to 1
 	busy          time.Duration // total time with requests in flight
 	moved         int64         // bytes moved during busy
+	progressed    time.Time     // when a request last completed
 }
 
 // pipeTo returns the pipeline to p, creating it on first use.
@@ -149,6 +154,9 @@ func (pp *peerPipe) send(batch []*pipeOp, total int64) {
 	pp.inflight--
 	pp.inflightBytes -= total
 	pp.moved += moved
+	if moved > 0 {
+		pp.progressed = time.Now()
+	}
 	if pp.inflight == 0 {
 		pp.busy += time.Since(pp.busySince)
 		// Forget the distant past so the estimate follows the link.
@@ -244,8 +252,23 @@ func (pp *peerPipe) load() (pending int64, bw float64) {
 	if pp.inflight > 0 {
 		busy += time.Since(pp.busySince)
 	}
-	if pp.moved >= smallBlock && busy > 0 {
+	if pp.moved >= measureBytes && busy > 0 {
 		bw = float64(pp.moved) / busy.Seconds()
 	}
 	return pp.inflightBytes + pp.queuedBytes, bw
+}
+
+// sinceProgress is how long the peer has had requests in flight without
+// completing one (0 when it is idle or just delivered).
+func (pp *peerPipe) sinceProgress() time.Duration {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.inflight == 0 {
+		return 0
+	}
+	last := pp.progressed
+	if pp.busySince.After(last) {
+		last = pp.busySince
+	}
+	return time.Since(last)
 }

@@ -245,6 +245,7 @@ func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Ci
 	results := make(chan sourceResult, len(holders))
 	inflight := 0
 	var hedgeAfter time.Duration
+	var current peer.ID // the holder asked last
 	launch := func() bool {
 		// Let an unmeasured source show its speed before piling more onto
 		// it (or moving past it), then rank again.
@@ -261,6 +262,7 @@ func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Ci
 			}
 			tried[p] = true
 			inflight++
+			current = p
 			hedgeAfter = n.hedgeDelay(p, size)
 			go func() {
 				data, err := n.pipeTo(p).do(&pipeOp{ctx: ctx, op: opBlockGet, c: c, size: size})
@@ -289,6 +291,13 @@ func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Ci
 				launch()
 			}
 		case <-hedge.C:
+			// Hedge only a holder that has stopped delivering: one that
+			// is merely busy with the requests queued ahead of this one is
+			// still the best place to wait.
+			if stall := n.pipeTo(current).sinceProgress(); stall < hedgeAfter {
+				hedge.Reset(hedgeAfter - stall)
+				continue
+			}
 			launch()
 		case <-ctx.Done():
 			return nil, ctx.Err()
