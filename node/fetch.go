@@ -67,7 +67,7 @@ func (n *Node) Fetch(ctx context.Context, name string, version uint64, dest stri
 			sizes[ch.CID] = ch.Size
 		}
 	}
-	progress := newProgressMeter(ctx, m.TotalSize())
+	progress := newProgressMeter(ctx, m.TotalSize)
 	err = dataset.Materialize(m, dest, dataset.MaterializeOptions{Force: force, Workers: fetchWorkers, MaxBytes: fetchWindowBytes, Verified: true, ResumeKey: rec.Manifest.String()}, func(c cid.Cid) ([]byte, error) {
 		data, err := n.getBlock(ctx, c, sizes[c], stats)
 		if err == nil {
@@ -82,17 +82,9 @@ func (n *Node) Fetch(ctx context.Context, name string, version uint64, dest stri
 	if err != nil {
 		return nil, err
 	}
-	var files int
-	var bytes int64
-	for _, e := range m.Entries {
-		if e.Type == dataset.File {
-			files++
-			bytes += e.Size
-		}
-	}
 	return &FetchResult{
 		Name: name, Version: rec.Version, CID: rec.Manifest.String(), Dest: dest,
-		Bytes: bytes, Files: files, Seconds: time.Since(start).Seconds(),
+		Bytes: m.TotalSize(), Files: m.FileCount(), Seconds: time.Since(start).Seconds(),
 		FirstByteSeconds: firstByte(start, stats), Sources: stats.list(),
 	}, nil
 }

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"github.com/libp2p/go-libp2p/core/host"
 	"path/filepath"
@@ -107,31 +106,7 @@ func ringConsistent(ctx context.Context, nodes []*Node) error {
 
 // Kill stops the node abruptly, as a crash would: it does not tell its
 // neighbours. Tests and the demo use it to show that data survives.
-func (n *Node) Kill() error {
-	n.closeOnce.Do(func() {
-		var errs []error
-		if n.apiSrv != nil {
-			errs = append(errs, n.apiSrv.Close())
-		}
-		if n.host != nil {
-			errs = append(errs, n.host.Close())
-		}
-		if n.repl != nil {
-			n.repl.shutdown()
-		}
-		if n.ring != nil {
-			n.ring.abort()
-		}
-		if n.dht != nil {
-			errs = append(errs, n.dht.Close())
-		}
-		if n.store != nil {
-			errs = append(errs, n.store.Close())
-		}
-		n.closeErr = errors.Join(errs...)
-	})
-	return n.closeErr
-}
+func (n *Node) Kill() error { return n.stop(false) }
 
 func refIDs(refs []overlay.NodeRef) []string {
 	out := make([]string, len(refs))

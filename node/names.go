@@ -119,9 +119,7 @@ func (n *Node) getRecord(ctx context.Context, name string, version uint64) (*dat
 		return nil, fmt.Errorf("%w: %q", ErrUnknownName, name)
 	}
 	if version == 0 {
-		for v := range holders {
-			version = max(version, v)
-		}
+		version = newest(holders)
 	}
 	ps, ok := holders[version]
 	if !ok {

@@ -242,24 +242,40 @@ func (n *Node) Store() *BadgerStore { return n.store }
 
 // Close leaves the ring cleanly (telling the neighbours), stops the API,
 // the DHT and the host, and closes the store. It is safe to call twice.
-func (n *Node) Close() error {
+func (n *Node) Close() error { return n.stop(true) }
+
+// stop shuts the node down. Gracefully, it drains the API and says goodbye
+// to its ring neighbours before the host goes; otherwise (a crash, see
+// Kill) the host goes first so that nothing more leaves the node.
+func (n *Node) stop(graceful bool) error {
 	n.closeOnce.Do(func() {
 		var errs []error
 		if n.apiSrv != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			errs = append(errs, n.apiSrv.Shutdown(ctx))
-			cancel()
+			if graceful {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				errs = append(errs, n.apiSrv.Shutdown(ctx))
+				cancel()
+			} else {
+				errs = append(errs, n.apiSrv.Close())
+			}
+		}
+		if !graceful && n.host != nil {
+			errs = append(errs, n.host.Close())
 		}
 		if n.repl != nil {
 			n.repl.shutdown()
 		}
 		if n.ring != nil {
-			n.ring.shutdown()
+			if graceful {
+				n.ring.shutdown()
+			} else {
+				n.ring.abort()
+			}
 		}
 		if n.dht != nil {
 			errs = append(errs, n.dht.Close())
 		}
-		if n.host != nil {
+		if graceful && n.host != nil {
 			errs = append(errs, n.host.Close())
 		}
 		if n.store != nil {

@@ -143,10 +143,7 @@ func (pp *peerPipe) send(batch []*pipeOp, total int64) {
 	var moved int64
 	for i, o := range batch {
 		if results[i].err == nil {
-			moved += o.bytes()
-			if o.op == opBlockGet {
-				moved += int64(len(results[i].data)) - o.bytes()
-			}
+			moved += int64(len(o.data) + len(results[i].data)) // put sends, get receives
 		}
 		o.done <- results[i]
 	}

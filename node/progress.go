@@ -36,13 +36,15 @@ type progressMeter struct {
 	last time.Time
 }
 
-func newProgressMeter(ctx context.Context, total int64) *progressMeter {
+// newProgressMeter returns nil when ctx asks for no progress; total is
+// called only when it does (a publish walks its tree for it).
+func newProgressMeter(ctx context.Context, total func() int64) *progressMeter {
 	fn, _ := ctx.Value(progressKey{}).(ProgressFunc)
 	if fn == nil {
 		return nil
 	}
-	m := &progressMeter{fn: fn, total: total}
-	fn(0, total)
+	m := &progressMeter{fn: fn, total: total()}
+	fn(0, m.total)
 	return m
 }
 

@@ -95,7 +95,7 @@ func (n *Node) PublishZones(ctx context.Context, name, path string, r int, zones
 		errOnce.Do(func() { firstErr = err; cancel() })
 	}
 	blocks := 0
-	progress := newProgressMeter(ctx, treeSize(path))
+	progress := newProgressMeter(ctx, func() int64 { return treeSize(path) })
 	m, stats, buildErr := dataset.Build(path, dataset.DefaultParams(), func(c cid.Cid, data []byte) error {
 		w := min(int64(len(data))+blockOverhead, publishWindowBytes)
 		if err := window.Acquire(ctx, w); err != nil {

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"sort"
 	"sync"
 	"time"
 
@@ -84,16 +83,4 @@ func (c *rangeCache) forget(id overlay.ID) {
 			}
 		}
 	}
-}
-
-// ranges returns the cached ranges' successors in ring order (for tests).
-func (c *rangeCache) ranges() []overlay.ID {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]overlay.ID, 0, len(c.entries))
-	for id := range c.entries {
-		out = append(out, id)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Cmp(out[j]) < 0 })
-	return out
 }

@@ -57,7 +57,7 @@ func TestRangeCache(t *testing.T) {
 	if _, ok := c.get(idAt(60)); ok {
 		t.Error("expired entry served")
 	}
-	if len(c.ranges()) != 0 {
+	if len(c.entries) != 0 {
 		t.Error("expired entry kept")
 	}
 }

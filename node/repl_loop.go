@@ -167,15 +167,7 @@ func (l *replLoop) run() {
 			return
 		}
 		l.flush()
-		wait := time.Duration(l.core.NextDeadline()-l.now()) * time.Millisecond
-		wait = min(max(wait, time.Millisecond), time.Second)
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(wait)
+		rearm(timer, l.core.NextDeadline(), l.now())
 	}
 }
 

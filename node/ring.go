@@ -103,16 +103,7 @@ func (l *ringLoop) run() {
 		}
 		l.flush(false)
 		l.view.report(l.core)
-		wait := time.Duration(l.core.NextDeadline()-l.now()) * time.Millisecond
-		wait = max(wait, time.Millisecond)
-		wait = min(wait, time.Second)
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
-			}
-		}
-		timer.Reset(wait)
+		rearm(timer, l.core.NextDeadline(), l.now())
 	}
 }
 

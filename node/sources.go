@@ -249,28 +249,23 @@ func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Ci
 	launch := func() bool {
 		// Let an unmeasured source show its speed before piling more onto
 		// it (or moving past it), then rank again.
-		for ctx.Err() == nil {
-			p := n.firstUntried(n.rankSources(holders, size), tried)
-			if p == "" || !n.unmeasuredFull(p) {
-				break
-			}
+		p := n.firstUntried(n.rankSources(holders, size), tried)
+		for p != "" && n.unmeasuredFull(p) && ctx.Err() == nil {
 			time.Sleep(2 * time.Millisecond)
+			p = n.firstUntried(n.rankSources(holders, size), tried)
 		}
-		for _, p := range n.rankSources(holders, size) {
-			if tried[p] {
-				continue
-			}
-			tried[p] = true
-			inflight++
-			current = p
-			hedgeAfter = n.hedgeDelay(p, size)
-			go func() {
-				data, err := n.pipeTo(p).do(&pipeOp{ctx: ctx, op: opBlockGet, c: c, size: size})
-				results <- sourceResult{p, data, err}
-			}()
-			return true
+		if p == "" {
+			return false
 		}
-		return false
+		tried[p] = true
+		inflight++
+		current = p
+		hedgeAfter = n.hedgeDelay(p, size)
+		go func() {
+			data, err := n.pipeTo(p).do(&pipeOp{ctx: ctx, op: opBlockGet, c: c, size: size})
+			results <- sourceResult{p, data, err}
+		}()
+		return true
 	}
 	if !launch() {
 		return nil, fmt.Errorf("block %s: no holder to ask: %w", c, replica.ErrNotFound)

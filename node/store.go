@@ -199,37 +199,15 @@ func (s *BadgerStore) addCounts(blocks, nbytes int64) {
 // PutBlock verifies data against c and stores it durably. Storing a block
 // that is already held writes it again, which repairs a corrupt copy.
 func (s *BadgerStore) PutBlock(c cid.Cid, data []byte) error {
-	dk, sk, err := blockKeys(c)
-	if err != nil {
+	if _, _, err := blockKeys(c); err != nil {
 		return fmt.Errorf("put block: %w", err)
 	}
 	if err := replica.VerifyBlock(c, data); err != nil {
 		return fmt.Errorf("put block: %w", err)
 	}
-	var dBlocks, dBytes int64
-	err = s.update(func(txn *badger.Txn) error {
-		dBlocks, dBytes = 1, int64(len(data))
-		item, err := txn.Get(sk)
-		switch {
-		case err == nil:
-			old, err := sizeOf(item)
-			if err != nil {
-				return err
-			}
-			dBlocks, dBytes = 0, int64(len(data))-old
-		case !errors.Is(err, badger.ErrKeyNotFound):
-			return err
-		}
-		// Badger keeps the slices until commit; copy the caller's buffer.
-		if err := txn.Set(dk, bytes.Clone(data)); err != nil {
-			return err
-		}
-		return txn.Set(sk, binary.BigEndian.AppendUint64(nil, uint64(len(data))))
-	})
-	if err != nil {
+	if err := s.putVerified([]cid.Cid{c}, [][]byte{data}); err != nil {
 		return fmt.Errorf("put block %s: %w", c, err)
 	}
-	s.addCounts(dBlocks, dBytes)
 	return nil
 }
 
