@@ -9,17 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-work="$(mktemp -d -t chorus-repair-XXXXXX)"
-bin="$work/chorus"
 declare -A pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$bin" ./cmd/chorus
+source scripts/lib.sh
+chorus_setup repair
 grace="${GRACE:-20s}"
 base_port=$((20000 + RANDOM % 20000))
 api() { echo "127.0.0.1:$((base_port + 100 + $1))"; }
@@ -32,10 +24,7 @@ start_node() { # index, bootstrap...
 		--listen "/ip4/127.0.0.1/tcp/$((base_port + i))" --api "$(api "$i")" \
 		"${boot[@]}" --log-level warn 2>"$work/node$i.log" &
 	pids[$i]=$!
-	for _ in $(seq 100); do
-		"$bin" id --api "$(api "$i")" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
+	wait_api "$(api "$i")" && return 0
 	echo "node $i did not start:"; cat "$work/node$i.log"; exit 1
 }
 

@@ -5,17 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-work="$(mktemp -d -t chorus-ring-XXXXXX)"
-bin="$work/chorus"
 pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-go build -o "$bin" ./cmd/chorus
+source scripts/lib.sh
+chorus_setup ring
 
 base_port=$((20000 + RANDOM % 20000))
 start_node() { # index, bootstrap...
@@ -27,10 +19,7 @@ start_node() { # index, bootstrap...
 		--api "127.0.0.1:$((base_port + 100 + i))" \
 		"${boot[@]}" --log-level warn 2>"$work/node$i.log" &
 	pids+=($!)
-	for _ in $(seq 100); do
-		"$bin" id --api "127.0.0.1:$((base_port + 100 + i))" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
+	wait_api "127.0.0.1:$((base_port + 100 + i))" && return 0
 	echo "node $i did not start:"; cat "$work/node$i.log"; exit 1
 }
 

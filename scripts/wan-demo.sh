@@ -13,29 +13,16 @@ cd "$(dirname "$0")/.."
 size_mib="${1:-64}"
 rate="${2:-}"
 
-work="$(mktemp -d -t chorus-wan-XXXXXX)"
-bin="$work/chorus"
 pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-go build -o "$bin" ./cmd/chorus
+source scripts/lib.sh
+chorus_setup wan
 
 base=$((21000 + RANDOM % 20000))
 delays=(2500us 25ms 75ms)
 rate_flag=()
 if [ -n "$rate" ]; then rate_flag=(--rate "$rate"); fi
 
-wait_api() {
-	for _ in $(seq 100); do
-		"$bin" id --api "$1" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "node at $1 did not start"; exit 1
-}
+started() { wait_api "$1" || { echo "node at $1 did not start"; exit 1; }; }
 
 proxied=()
 for i in 0 1 2; do
@@ -47,7 +34,7 @@ for i in 0 1 2; do
 	"$bin" node --data "$work/n$i" --listen "/ip4/127.0.0.1/tcp/$node_port" \
 		--announce "/ip4/127.0.0.1/tcp/$proxy_port" --api "$api" "${boot[@]}" --log-level error 2>"$work/n$i.log" &
 	pids+=($!)
-	wait_api "$api"
+	started "$api"
 	proxied+=("$("$bin" id --api "$api" | sed -n 2p)")
 	echo "replica $i: ${proxied[$i]}  (one-way delay ${delays[$i]})"
 done
@@ -61,7 +48,7 @@ reader_api="127.0.0.1:$((base + 30))"
 "$bin" node --data "$work/reader" --listen "/ip4/127.0.0.1/tcp/$((base + 3))" --api "$reader_api" \
 	--bootstrap "${proxied[0]}" --bootstrap "${proxied[1]}" --bootstrap "${proxied[2]}" --log-level error 2>"$work/reader.log" &
 pids+=($!)
-wait_api "$reader_api"
+started "$reader_api"
 echo "fetching through the reader ..."
 "$bin" fetch wan/data "$work/out.bin" --json --api "$reader_api" | tee "$work/fetch.json"
 cmp "$work/data.bin" "$work/out.bin" && echo "fetched file is identical"

@@ -1,0 +1,28 @@
+# Shared by the scripts in this folder; source it from the repository root
+# after declaring `pids` (an array, indexed or associative).
+#
+#   chorus_setup NAME  makes $work (a temporary directory) and $bin (chorus,
+#                      built there), and stops every process in pids by its
+#                      PID and removes $work on exit.
+#   wait_api ADDR      waits up to 10 s for a node's API at ADDR.
+
+chorus_cleanup() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+
+chorus_setup() {
+	work="$(mktemp -d -t "chorus-$1-XXXXXX")"
+	bin="$work/chorus"
+	trap chorus_cleanup EXIT
+	go build -o "$bin" ./cmd/chorus
+}
+
+wait_api() {
+	for _ in $(seq 100); do
+		"$bin" id --api "$1" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
