@@ -50,6 +50,12 @@ type Config struct {
 	RPCTimeout time.Duration
 	// SuccListLen is the ring successor list length.
 	SuccListLen int
+	// RandomID turns off balanced placement. By default a node that
+	// starts with no identity and joins an existing ring asks its
+	// bootstrap node for a sample of the ring and generates keys until its
+	// ring ID lands in the middle third of the widest arc sampled (see
+	// placeid.go); with RandomID it takes the first key generated.
+	RandomID bool
 	// Zone is the node's zone (a site, rack or region), which datasets
 	// that ask for zones spread their copies over; "" for none.
 	Zone string

@@ -46,6 +46,9 @@ type HostConfig struct {
 	// ListenAddrs are multiaddrs to listen on; empty means
 	// DefaultListenAddrs.
 	ListenAddrs []string
+	// NoListen makes a host that only dials out (ListenAddrs is ignored):
+	// the throwaway host a joining node samples the ring with.
+	NoListen bool
 	// AnnounceAddrs, when set, replace the listen addresses in what the
 	// host advertises to peers (identify, the DHT).
 	AnnounceAddrs []string
@@ -105,7 +108,6 @@ func NewHost(ctx context.Context, cfg HostConfig) (host.Host, error) {
 
 	opts := []libp2p.Option{
 		libp2p.Identity(cfg.PrivKey),
-		libp2p.ListenAddrStrings(listen...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(tls.ID, tls.New),
@@ -116,6 +118,11 @@ func NewHost(ctx context.Context, cfg HostConfig) (host.Host, error) {
 		libp2p.DisableRelay(),
 		libp2p.UserAgent("chorus"),
 		libp2p.SwarmOpts(swarm.WithDialRanker(tcpFirstRanker)),
+	}
+	if cfg.NoListen {
+		opts = append(opts, libp2p.NoListenAddrs)
+	} else {
+		opts = append(opts, libp2p.ListenAddrStrings(listen...))
 	}
 	if len(cfg.PSK) > 0 {
 		opts = append(opts, libp2p.PrivateNetwork(pnet.PSK(cfg.PSK)))

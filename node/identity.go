@@ -21,6 +21,15 @@ const IdentityFile = "identity.key"
 // synced, and hard-linked into place, so a crash never leaves a partial key
 // and two processes racing to create it end up with the same key.
 func LoadOrCreateIdentity(dataDir string) (crypto.PrivKey, error) {
+	return loadOrCreateIdentityWith(dataDir, func() (crypto.PrivKey, error) {
+		priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		return priv, err
+	})
+}
+
+// loadOrCreateIdentityWith is LoadOrCreateIdentity with the new key, when
+// one is needed, coming from generate.
+func loadOrCreateIdentityWith(dataDir string, generate func() (crypto.PrivKey, error)) (crypto.PrivKey, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
@@ -28,7 +37,7 @@ func LoadOrCreateIdentity(dataDir string) (crypto.PrivKey, error) {
 	if k, err := readIdentity(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return k, err
 	}
-	priv, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	priv, err := generate()
 	if err != nil {
 		return nil, fmt.Errorf("identity: generate key: %w", err)
 	}
@@ -44,6 +53,12 @@ func LoadOrCreateIdentity(dataDir string) (crypto.PrivKey, error) {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
 	return priv, nil
+}
+
+// hasIdentity reports whether dataDir already holds an identity key.
+func hasIdentity(dataDir string) bool {
+	_, err := os.Stat(filepath.Join(dataDir, IdentityFile))
+	return err == nil
 }
 
 // readIdentity reads and decodes a key file.

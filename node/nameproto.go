@@ -16,6 +16,9 @@ func (n *Node) handleName(s network.Stream) {
 }
 
 func (n *Node) serveName(_ peer.ID, req *rpcRequest) *rpcResponse {
+	if req.Op == opRingSample {
+		return n.serveRingSample()
+	}
 	if req.Op != opNamesList {
 		if err := dataset.ValidateName(req.Name); err != nil {
 			return errStatus(statusBadRequest, err)

@@ -82,11 +82,11 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}()
 
-	priv, err := LoadOrCreateIdentity(cfg.DataDir)
+	bootstrap, err := parseBootstrap(cfg.Bootstrap)
 	if err != nil {
 		return nil, err
 	}
-	bootstrap, err := parseBootstrap(cfg.Bootstrap)
+	priv, err := chooseIdentity(ctx, cfg, bootstrap, n.log)
 	if err != nil {
 		return nil, err
 	}

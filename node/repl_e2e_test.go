@@ -2,19 +2,14 @@ package node
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/chorus-data/chorus/dataset"
 	"github.com/chorus-data/chorus/overlay"
@@ -36,46 +31,6 @@ func replTestConfig(zone string) Config {
 	return cfg
 }
 
-// groundIdentity writes into dir an identity whose ring ID lies within
-// 1/(4*slots) of the ring of slot/slots, so that a test ring of a dozen
-// nodes is evenly spread (as virtual nodes would make a real one).
-func groundIdentity(t *testing.T, dir string, slot, slots int) {
-	t.Helper()
-	target := uint64(slot) * (1 << 32) / uint64(slots)
-	tol := uint64(1<<32) / uint64(4*slots)
-	for range 100000 {
-		priv, _, err := crypto.GenerateEd25519Key(crand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := peer.IDFromPrivateKey(priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := refOf(p).ID
-		pos := uint64(binary.BigEndian.Uint32(id[:4]))
-		d := pos - target
-		if target > pos {
-			d = target - pos
-		}
-		if min(d, 1<<32-d) > tol {
-			continue
-		}
-		raw, err := crypto.MarshalPrivateKey(priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, IdentityFile), raw, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	t.Fatal("no identity found for the slot")
-}
-
 // replRing is a ring of nodes for the replication tests.
 type replRing struct {
 	t     *testing.T
@@ -95,11 +50,11 @@ func (rr *replRing) alive() []*Node {
 	return out
 }
 
-// start starts a node at slot of slots in zone, joining through a live node.
-func (rr *replRing) start(slot, slots int, zone string) *Node {
+// start starts node i in zone, joining through a live node; its place on
+// the ring is chosen as any new node's is (balanced placement).
+func (rr *replRing) start(i int, zone string) *Node {
 	rr.t.Helper()
-	dir := filepath.Join(rr.dir, fmt.Sprintf("node-slot%d", slot))
-	groundIdentity(rr.t, dir, slot, slots)
+	dir := filepath.Join(rr.dir, fmt.Sprintf("node%d", i))
 	cfg := replTestConfig(zone)
 	cfg.DataDir = dir
 	cfg.ListenAddrs = LoopbackListenAddrs
@@ -236,10 +191,9 @@ func TestReplicationEndToEnd(t *testing.T) {
 	}
 	ctx := context.Background()
 	rr := &replRing{t: t, dir: t.TempDir(), dead: map[*Node]bool{}, zone: map[*Node]string{}}
-	const slots = 12
-	zoneOf := func(slot int) string { return fmt.Sprintf("z%d", slot%3) }
-	for _, slot := range []int{0, 1, 2, 4, 5, 6, 8, 10} {
-		rr.start(slot, slots, zoneOf(slot))
+	zoneOf := func(i int) string { return fmt.Sprintf("z%d", i%3) }
+	for i := range 8 {
+		rr.start(i, zoneOf(i))
 	}
 	if err := WaitRingConsistent(ctx, rr.alive(), 30*time.Second); err != nil {
 		t.Fatal(err)
@@ -274,8 +228,8 @@ func TestReplicationEndToEnd(t *testing.T) {
 
 	// Add 4 nodes: blocks move to them, extras go after the grace period.
 	start := time.Now()
-	for _, slot := range []int{3, 7, 9, 11} {
-		rr.start(slot, slots, zoneOf(slot))
+	for i := 8; i < 12; i++ {
+		rr.start(i, zoneOf(i))
 	}
 	if err := WaitRingConsistent(ctx, rr.alive(), 30*time.Second); err != nil {
 		t.Fatal(err)

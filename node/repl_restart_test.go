@@ -30,7 +30,7 @@ func TestRestartWithSameDataCausesNoReplication(t *testing.T) {
 	ctx := context.Background()
 	rr := &replRing{t: t, dir: t.TempDir(), dead: map[*Node]bool{}, zone: map[*Node]string{}}
 	for slot := range 5 {
-		rr.start(slot, 5, "")
+		rr.start(slot, "")
 	}
 	if err := WaitRingConsistent(ctx, rr.alive(), 30*time.Second); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -17,10 +18,23 @@ var errRemote = errors.New("peer refused")
 // call sends one request on a fresh stream of proto and reads the answer.
 // A failure to reach the peer marks it dead for placement and reads.
 func (n *Node) call(ctx context.Context, to peer.ID, proto protocol.ID, req *rpcRequest, maxResp int) (*rpcResponse, error) {
-	s, err := n.host.NewStream(ctx, to, proto)
-	if err != nil {
+	resp, reached, err := roundTrip(ctx, n.host, to, proto, req, maxResp)
+	switch {
+	case !reached:
 		n.markDead(to)
-		return nil, fmt.Errorf("open %s stream to %s: %w", proto, to, err)
+	case err == nil:
+		n.markAlive(to)
+	}
+	return resp, err
+}
+
+// roundTrip sends one request from h on a fresh stream of proto and reads
+// the answer. reached is false when the peer could not be reached or
+// stopped answering half way, as opposed to answering with garbage.
+func roundTrip(ctx context.Context, h host.Host, to peer.ID, proto protocol.ID, req *rpcRequest, maxResp int) (resp *rpcResponse, reached bool, err error) {
+	s, err := h.NewStream(ctx, to, proto)
+	if err != nil {
+		return nil, false, fmt.Errorf("open %s stream to %s: %w", proto, to, err)
 	}
 	defer s.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -28,8 +42,7 @@ func (n *Node) call(ctx context.Context, to peer.ID, proto protocol.ID, req *rpc
 	}
 	if err := writeFrame(s, req.marshal()); err != nil {
 		_ = s.Reset()
-		n.markDead(to)
-		return nil, fmt.Errorf("send to %s: %w", to, err)
+		return nil, false, fmt.Errorf("send to %s: %w", to, err)
 	}
 	// The request is length-delimited, so the peer may answer (and close
 	// its side) before our half-close arrives; a failed CloseWrite is then
@@ -38,15 +51,13 @@ func (n *Node) call(ctx context.Context, to peer.ID, proto protocol.ID, req *rpc
 	b, err := readFrame(bufio.NewReader(s), maxResp)
 	if err != nil {
 		_ = s.Reset()
-		n.markDead(to)
-		return nil, fmt.Errorf("read answer from %s: %w", to, err)
+		return nil, false, fmt.Errorf("read answer from %s: %w", to, err)
 	}
-	var resp rpcResponse
+	resp = new(rpcResponse)
 	if err := resp.unmarshal(b); err != nil {
-		return nil, fmt.Errorf("answer from %s: %w", to, err)
+		return nil, true, fmt.Errorf("answer from %s: %w", to, err)
 	}
-	n.markAlive(to)
-	return &resp, nil
+	return resp, true, nil
 }
 
 // serve reads one request from s, runs handle and writes its answer.

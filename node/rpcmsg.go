@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/chorus-data/chorus/overlay"
 )
 
 // op is the operation of a block or name protocol request.
@@ -23,6 +25,10 @@ const (
 	// Batched block operations: many small blocks in one request.
 	opBlockPutMany
 	opBlockGetMany
+	// opRingSample asks a ring member for runs of consecutive ring IDs
+	// from around the ring (its own successor list and the replica sets of
+	// random keys), so that a node about to join can pick its place.
+	opRingSample
 )
 
 // status is the outcome carried by a response.
@@ -67,6 +73,9 @@ type rpcResponse struct {
 	// Blocks answers a batched request, one entry per requested block, in
 	// order.
 	Blocks []rpcBlock
+	// Ring answers opRingSample: runs of ring IDs in ring order, each the
+	// 32-byte IDs concatenated, with no node missing between neighbours.
+	Ring [][]byte
 }
 
 // Field numbers of the wire encoding.
@@ -85,6 +94,7 @@ const (
 	fRespVersions = 5
 	fRespNames    = 6
 	fRespBlocks   = 7
+	fRespRing     = 8
 
 	fBlockCID    = 1
 	fBlockData   = 2
@@ -97,6 +107,8 @@ const (
 	maxRPCVersions = 1000000
 	maxRPCString   = 4096
 	maxRPCBlocks   = 4096
+	maxRPCRuns     = 64
+	maxRPCRunIDs   = 256
 )
 
 var errMalformed = errors.New("malformed message")
@@ -141,7 +153,7 @@ func (q *rpcRequest) unmarshal(b []byte) error {
 			if n < 0 {
 				return fmt.Errorf("%w: op: %w", errMalformed, protowire.ParseError(n))
 			}
-			if v == 0 || v > uint64(opBlockGetMany) {
+			if v == 0 || v > uint64(opRingSample) {
 				return fmt.Errorf("%w: unknown op %d", errMalformed, v)
 			}
 			q.Op, b = op(v), b[n:]
@@ -220,6 +232,10 @@ func (r *rpcResponse) marshal() []byte {
 	for i := range r.Blocks {
 		b = appendBlock(b, fRespBlocks, &r.Blocks[i])
 	}
+	for _, run := range r.Ring {
+		b = protowire.AppendTag(b, fRespRing, protowire.BytesType)
+		b = protowire.AppendBytes(b, run)
+	}
 	return b
 }
 
@@ -278,6 +294,12 @@ func (r *rpcResponse) unmarshal(b []byte) error {
 				return err
 			}
 			r.Blocks, b = append(r.Blocks, blk), b[n:]
+		case num == fRespRing && typ == protowire.BytesType:
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 || len(v)%len(overlay.ID{}) != 0 || len(v) > maxRPCRunIDs*len(overlay.ID{}) || len(r.Ring) >= maxRPCRuns {
+				return fmt.Errorf("%w: ring run", errMalformed)
+			}
+			r.Ring, b = append(r.Ring, v), b[n:]
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {

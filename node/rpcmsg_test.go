@@ -13,6 +13,7 @@ func TestRPCRoundTrip(t *testing.T) {
 		{Op: opBlockPut, CID: []byte{1, 2, 3}, Data: []byte("hello")},
 		{Op: opRecordGet, Name: "sky/survey", Version: 7},
 		{Op: opNamesList},
+		{Op: opRingSample},
 		{Op: opBlockPutMany, Blocks: []rpcBlock{{CID: []byte{1}, Data: []byte("a")}, {CID: []byte{2}, Data: []byte("b")}}},
 	}
 	for _, q := range reqs {
@@ -29,6 +30,7 @@ func TestRPCRoundTrip(t *testing.T) {
 		{Status: statusConflict, Err: "taken"},
 		{Status: statusOK, Versions: []uint64{1, 2, 3}, Names: []string{"a", "b"}},
 		{Status: statusOK, Blocks: []rpcBlock{{Status: statusOK, Data: []byte("x")}, {Status: statusNotFound}}},
+		{Status: statusOK, Ring: [][]byte{bytes.Repeat([]byte{1}, 64), bytes.Repeat([]byte{2}, 32)}},
 	}
 	for _, r := range resps {
 		var got rpcResponse
@@ -102,4 +104,12 @@ func FuzzRPCResponse(f *testing.F) {
 			t.Fatalf("re-decode of valid response failed: %v", err)
 		}
 	})
+}
+
+func TestRPCRejectsPartialRingRun(t *testing.T) {
+	// Status OK, then a ring run of 3 bytes: not a whole number of IDs.
+	var r rpcResponse
+	if err := r.unmarshal([]byte{0x08, 0x01, 0x42, 0x03, 1, 2, 3}); !errors.Is(err, errMalformed) {
+		t.Fatalf("got %v, want errMalformed", err)
+	}
 }

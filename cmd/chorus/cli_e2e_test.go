@@ -78,10 +78,11 @@ type proc struct {
 	log *bytes.Buffer
 }
 
-func startNodeProc(t *testing.T, bootstrap string) *proc {
+func startNodeProc(t *testing.T, bootstrap string, extra ...string) *proc {
 	t.Helper()
 	api := freeAddr(t)
 	args := []string{"node", "--data", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0", "--api", api, "--stabilize", "200ms", "--log-level", "warn"}
+	args = append(args, extra...)
 	if bootstrap != "" {
 		args = append(args, "--bootstrap", bootstrap)
 	}

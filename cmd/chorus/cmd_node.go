@@ -13,7 +13,7 @@ import (
 )
 
 func cmdNode(args []string, _, stderr io.Writer) error {
-	fs := newFlags("node", "node --data DIR [--listen MULTIADDR]... [--api HOST:PORT] [--bootstrap MULTIADDR]... [--zone Z]", stderr)
+	fs := newFlags("node", "node --data DIR [--listen MULTIADDR]... [--api HOST:PORT] [--bootstrap MULTIADDR]... [--zone Z] [--random-id]", stderr)
 	data := fs.String("data", "", "data directory: identity key and block store (required)")
 	var listen, bootstrap, announce listFlag
 	fs.Var(&listen, "listen", "libp2p listen multiaddr, repeatable (default /ip4/127.0.0.1/tcp/4001 and /ip4/127.0.0.1/udp/4001/quic-v1)")
@@ -22,6 +22,7 @@ func cmdNode(args []string, _, stderr io.Writer) error {
 	api := apiFlag(fs)
 	stabilize := fs.Duration("stabilize", node.DefaultStabilizeInterval, "ring maintenance interval")
 	zone := fs.String("zone", "", "this node's zone (site, rack or region) for datasets that ask for zones")
+	randomID := fs.Bool("random-id", false, "on first start, take a random ring ID instead of one that splits the widest arc the bootstrap node samples")
 	repair := repairFlags(fs)
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if _, err := parseArgs(fs, args, 0, "no arguments"); err != nil {
@@ -46,6 +47,7 @@ func cmdNode(args []string, _, stderr io.Writer) error {
 		APIAddr:           apiAddr(*api),
 		StabilizeInterval: *stabilize,
 		Zone:              *zone,
+		RandomID:          *randomID,
 		Repair:            *repair,
 		Logger:            log,
 	})
