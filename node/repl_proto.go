@@ -191,27 +191,27 @@ func (n *Node) serveReplica(req *replFrame) *replFrame {
 			return replErr(statusBadRequest, fmt.Errorf("%d metas for %d cids", len(req.Metas), len(req.CIDs)))
 		}
 		out := &replFrame{Kind: replClaim, Status: statusOK, Zone: n.cfg.Zone}
+		cs := make([]cid.Cid, len(req.CIDs))
+		metas := make([]replica.Meta, len(req.CIDs))
 		for i, raw := range req.CIDs {
-			_, c, err := cid.CidFromBytes(raw)
-			if err != nil {
+			var err error
+			if _, cs[i], err = cid.CidFromBytes(raw); err != nil {
 				return replErr(statusBadRequest, err)
 			}
-			meta, err := replica.UnmarshalMeta(req.Metas[i])
-			if err != nil {
+			if metas[i], err = replica.UnmarshalMeta(req.Metas[i]); err != nil {
 				return replErr(statusBadRequest, err)
 			}
-			_, err = n.store.MergeBlockMeta(c, meta)
-			if errors.Is(err, replica.ErrNotFound) {
-				out.Held = append(out.Held, false)
-				out.Metas = append(out.Metas, nil)
-				continue
-			}
-			if err != nil {
-				return replErr(statusError, err)
-			}
-			out.Held = append(out.Held, true)
+		}
+		held, err := n.store.MergeBlockMetas(cs, metas)
+		if err != nil {
+			return replErr(statusError, err)
+		}
+		for _, h := range held {
+			out.Held = append(out.Held, h)
 			out.Metas = append(out.Metas, nil)
-			out.Count++
+			if h {
+				out.Count++
+			}
 		}
 		if out.Count > 0 {
 			n.repl.poke() // new targets: a round soon, not at the next period

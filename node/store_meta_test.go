@@ -1,6 +1,8 @@
 package node
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/chorus-data/chorus/replica"
@@ -44,5 +46,49 @@ func TestBadgerStoreMetaSurvivesReopenAndBatchPut(t *testing.T) {
 	})
 	if err != nil || n != 1 {
 		t.Fatalf("walk visited %d, %v", n, err)
+	}
+}
+
+func TestBadgerStoreMergeBlockMetas(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	// More blocks than one transaction takes, every third not held.
+	const count = metaBatch + 300
+	cs := make([]cid.Cid, count)
+	metas := make([]replica.Meta, count)
+	for i := range cs {
+		data := []byte(fmt.Sprintf("block %d", i))
+		cs[i] = storetest.Block(t, data)
+		metas[i] = replica.Meta{Claims: []replica.Claim{{Owner: "ds@1", Seq: 1, Replicas: 1 + i%5}}}
+		if i%3 != 0 {
+			if err := s.PutBlock(cs[i], data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	held, err := s.MergeBlockMetas(cs, metas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cs {
+		if held[i] != (i%3 != 0) {
+			t.Fatalf("block %d: held %v", i, held[i])
+		}
+		got, err := s.BlockMeta(c)
+		switch {
+		case i%3 == 0:
+			if !errors.Is(err, replica.ErrNotFound) {
+				t.Fatalf("block %d not held: BlockMeta = %+v, %v", i, got, err)
+			}
+		case err != nil || !got.Equal(metas[i]):
+			t.Fatalf("block %d: BlockMeta = %+v, %v; want %+v", i, got, err, metas[i])
+		}
+	}
+	if _, err := s.MergeBlockMetas(cs[:2], metas[:1]); err == nil {
+		t.Fatal("mismatched lengths accepted")
+	}
+	bad := []replica.Meta{{Claims: []replica.Claim{{Owner: "", Replicas: 1}}}}
+	if _, err := s.MergeBlockMetas(cs[1:2], bad); err == nil {
+		t.Fatal("invalid metadata accepted")
 	}
 }
