@@ -54,8 +54,9 @@ type blockFiles struct {
 	locks [256]sync.Mutex
 }
 
-// openBlockFiles prepares the block-file directories under dir and removes
-// the temporary files a crash may have left.
+// openBlockFiles prepares the block-file directory under dir and removes
+// the temporary files a crash may have left. Shard directories are made
+// when their first block is written.
 func openBlockFiles(dir string) (*blockFiles, error) {
 	root := filepath.Join(dir, blockFilesDir)
 	f := &blockFiles{root: root, tmp: filepath.Join(root, blockTmpDir)}
@@ -64,11 +65,6 @@ func openBlockFiles(dir string) (*blockFiles, error) {
 	}
 	if err := os.MkdirAll(f.tmp, 0o755); err != nil {
 		return nil, fmt.Errorf("block files: %w", err)
-	}
-	for i := range 256 {
-		if err := os.MkdirAll(f.shardDir(byte(i)), 0o755); err != nil {
-			return nil, fmt.Errorf("block files: %w", err)
-		}
 	}
 	for _, d := range []string{root, dir} {
 		if err := syncPath(d); err != nil {
@@ -153,10 +149,25 @@ func (f *blockFiles) writeOne(c cid.Cid, data []byte) (err error) {
 	if err := t.Close(); err != nil {
 		return fmt.Errorf("block file %s: %w", c, err)
 	}
-	if err := os.Rename(t.Name(), f.path(c)); err != nil {
+	err = os.Rename(t.Name(), f.path(c))
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := f.makeShard(shardOf(c)); err != nil {
+			return fmt.Errorf("block file %s: %w", c, err)
+		}
+		err = os.Rename(t.Name(), f.path(c))
+	}
+	if err != nil {
 		return fmt.Errorf("block file %s: %w", c, err)
 	}
 	return nil
+}
+
+// makeShard creates a shard directory durably.
+func (f *blockFiles) makeShard(shard byte) error {
+	if err := os.Mkdir(f.shardDir(shard), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return syncPath(f.root)
 }
 
 // read returns the bytes of c's file (an error wrapping fs.ErrNotExist

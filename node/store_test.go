@@ -210,6 +210,9 @@ func TestBadgerStoreUnindexedFile(t *testing.T) {
 	defer s.Close()
 	data := storetest.RandomBytes(rand.New(rand.NewPCG(9, 10)), 2*fileThreshold)
 	c := storetest.Block(t, data)
+	if err := os.MkdirAll(filepath.Dir(s.files.path(c)), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(s.files.path(c), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
