@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -10,6 +11,9 @@ import (
 	"sync"
 
 	"github.com/ipfs/go-cid"
+
+	"github.com/chorus-data/chorus/dataset"
+	"github.com/chorus-data/chorus/replica"
 )
 
 // fileThreshold is the size from which a block's bytes are kept in a file
@@ -173,8 +177,23 @@ func (f *blockFiles) makeShard(shard byte) error {
 // read returns the bytes of c's file (an error wrapping fs.ErrNotExist
 // when there is none).
 func (f *blockFiles) read(c cid.Cid) ([]byte, error) {
-	data, err := os.ReadFile(f.path(c))
+	file, err := os.Open(f.path(c))
 	if err != nil {
+		return nil, fmt.Errorf("block file %s: %w", c, err)
+	}
+	defer file.Close()
+	// One read of the exact size: unlike os.ReadFile, no second read to
+	// meet the end of the file. A file that changed size meanwhile reads
+	// short or long and fails verification like any other damage.
+	fi, err := file.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("block file %s: %w", c, err)
+	}
+	if fi.Size() > dataset.MaxBlockSize {
+		return nil, fmt.Errorf("block file %s: %d bytes: %w", c, fi.Size(), replica.ErrCorrupt)
+	}
+	data := make([]byte, fi.Size())
+	if _, err := io.ReadFull(file, data); err != nil {
 		return nil, fmt.Errorf("block file %s: %w", c, err)
 	}
 	return data, nil
