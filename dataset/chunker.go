@@ -175,26 +175,28 @@ func (c *Chunker) fill() {
 }
 
 // cut returns the length of the chunk at the start of data. data holds
-// at least Max bytes unless the stream ends within it.
+// at least Max bytes unless the stream ends within it. The loops range
+// over subslices with the masks in locals, which keeps bounds checks and
+// field loads out of the per-byte work.
 func (c *Chunker) cut(data []byte) int {
 	n := len(data)
 	if n <= c.p.Min {
 		return n
 	}
 	n = min(n, c.p.Max)
-	norm := min(c.norm, n)
+	lo, norm := c.p.Min, min(c.norm, n)
+	maskS, maskL := c.maskS, c.maskL
 	var h uint64
-	i := c.p.Min
-	for ; i < norm; i++ {
-		h = h<<1 + gear[data[i]]
-		if h&c.maskS == 0 {
-			return i + 1
+	for i, b := range data[lo:norm] {
+		h = h<<1 + gear[b]
+		if h&maskS == 0 {
+			return lo + i + 1
 		}
 	}
-	for ; i < n; i++ {
-		h = h<<1 + gear[data[i]]
-		if h&c.maskL == 0 {
-			return i + 1
+	for i, b := range data[norm:n] {
+		h = h<<1 + gear[b]
+		if h&maskL == 0 {
+			return norm + i + 1
 		}
 	}
 	return n

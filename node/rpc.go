@@ -40,7 +40,7 @@ func roundTrip(ctx context.Context, h host.Host, to peer.ID, proto protocol.ID, 
 	if dl, ok := ctx.Deadline(); ok {
 		_ = s.SetDeadline(dl)
 	}
-	if err := writeFrame(s, req.marshal()); err != nil {
+	if err := writeFrame(s, pair(req.marshalParts())...); err != nil {
 		_ = s.Reset()
 		return nil, false, fmt.Errorf("send to %s: %w", to, err)
 	}
@@ -76,10 +76,13 @@ func (n *Node) serve(s network.Stream, maxReq int, handle func(from peer.ID, req
 	} else {
 		resp = handle(s.Conn().RemotePeer(), &req)
 	}
-	if err := writeFrame(s, resp.marshal()); err != nil {
+	if err := writeFrame(s, pair(resp.marshalParts())...); err != nil {
 		_ = s.Reset()
 	}
 }
+
+// pair makes a slice of marshalParts' two results.
+func pair(head, tail []byte) [][]byte { return [][]byte{head, tail} }
 
 func errStatus(st status, err error) *rpcResponse {
 	msg := err.Error()

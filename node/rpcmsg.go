@@ -139,6 +139,24 @@ func (q *rpcRequest) marshal() []byte {
 	return b
 }
 
+// splitData is the Data size from which marshalParts leaves Data out of
+// the marshalled head instead of copying it: a block's bytes then go to
+// the stream straight from where they are.
+const splitData = 16 << 10
+
+// marshalParts returns the wire form of q as head followed by tail. Data
+// is encoded last, which the decoder accepts as any field order, and
+// when large it is the tail itself, not a copy.
+func (q *rpcRequest) marshalParts() (head, tail []byte) {
+	if len(q.Data) < splitData {
+		return q.marshal(), nil
+	}
+	c := *q
+	c.Data = nil
+	head = protowire.AppendTag(c.marshal(), fReqData, protowire.BytesType)
+	return protowire.AppendVarint(head, uint64(len(q.Data))), q.Data
+}
+
 func (q *rpcRequest) unmarshal(b []byte) error {
 	*q = rpcRequest{}
 	for len(b) > 0 {
@@ -237,6 +255,17 @@ func (r *rpcResponse) marshal() []byte {
 		b = protowire.AppendBytes(b, run)
 	}
 	return b
+}
+
+// marshalParts is rpcRequest.marshalParts for a response.
+func (r *rpcResponse) marshalParts() (head, tail []byte) {
+	if len(r.Data) < splitData {
+		return r.marshal(), nil
+	}
+	c := *r
+	c.Data = nil
+	head = protowire.AppendTag(c.marshal(), fRespData, protowire.BytesType)
+	return protowire.AppendVarint(head, uint64(len(r.Data))), r.Data
 }
 
 func (r *rpcResponse) unmarshal(b []byte) error {

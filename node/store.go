@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"strings"
@@ -79,7 +80,11 @@ const (
 // BadgerStore is a replica.Store on a Badger database in one directory.
 // It is safe for concurrent use.
 type BadgerStore struct {
-	db *badger.DB
+	db    *badger.DB
+	files *blockFiles // blocks of fileMin bytes and more
+	// fileMin is fileThreshold; benchmarks raise it to compare with
+	// blocks kept in Badger.
+	fileMin int
 
 	mu     sync.Mutex // guards the counters and closed
 	blocks int64
@@ -108,7 +113,12 @@ func OpenBadgerStore(dir string) (*BadgerStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open badger store %s: %w", dir, err)
 	}
-	s := &BadgerStore{db: db}
+	files, err := openBlockFiles(dir)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open badger store %s: %w", dir, err)
+	}
+	s := &BadgerStore{db: db, files: files, fileMin: fileThreshold}
 	if err := s.recount(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open badger store %s: %w", dir, err)
@@ -217,26 +227,66 @@ func (s *BadgerStore) GetBlock(c cid.Cid) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get block: %w", err)
 	}
-	var data []byte
-	err = s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(dk)
-		if err != nil {
-			return err
-		}
-		data, err = item.ValueCopy(nil)
-		return err
-	})
+	data, inFile, err := s.getIndexed(dk)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, fmt.Errorf("get block %s: %w", c, replica.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get block %s: %w", c, err)
 	}
+	if inFile {
+		if data, err = s.readFile(c, dk); err != nil {
+			return nil, fmt.Errorf("get block: %w", err)
+		}
+	}
 	if data == nil {
 		data = []byte{}
 	}
 	if err := replica.VerifyBlock(c, data); err != nil {
 		return nil, fmt.Errorf("get block: %w", err)
+	}
+	return data, nil
+}
+
+// getIndexed reads the data entry dk: the block's bytes, or inFile when
+// they are in a block file.
+func (s *BadgerStore) getIndexed(dk []byte) (data []byte, inFile bool, err error) {
+	err = s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(dk)
+		if err != nil {
+			return err
+		}
+		if item.UserMeta()&metaInFile != 0 {
+			inFile = true
+			return nil
+		}
+		data, err = item.ValueCopy(nil)
+		return err
+	})
+	return data, inFile, err
+}
+
+// readFile reads the file of c, whose data entry dk said it was in a file.
+// A file that is missing because the block was deleted meanwhile means
+// ErrNotFound; missing while the index still names it, ErrCorrupt.
+func (s *BadgerStore) readFile(c cid.Cid, dk []byte) ([]byte, error) {
+	data, err := s.files.read(c)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return data, err
+	}
+	_, inFile, ierr := s.getIndexed(dk)
+	switch {
+	case errors.Is(ierr, badger.ErrKeyNotFound):
+		return nil, fmt.Errorf("block %s: %w", c, replica.ErrNotFound)
+	case ierr != nil:
+		return nil, fmt.Errorf("block %s: %w", c, ierr)
+	case inFile:
+		return nil, fmt.Errorf("block %s: file missing: %w", c, replica.ErrCorrupt)
+	}
+	// Rewritten inline meanwhile: read again.
+	data, _, ierr = s.getIndexed(dk)
+	if ierr != nil {
+		return nil, fmt.Errorf("block %s: %w", c, ierr)
 	}
 	return data, nil
 }
@@ -261,15 +311,19 @@ func (s *BadgerStore) HasBlock(c cid.Cid) (bool, error) {
 }
 
 // DeleteBlock removes c durably; a missing block is not an error. The space
-// in Badger's value log is reclaimed later by CollectGarbage.
+// in Badger's value log is reclaimed later by CollectGarbage; a block file
+// is removed once the index no longer names it.
 func (s *BadgerStore) DeleteBlock(c cid.Cid) error {
 	dk, sk, err := blockKeys(c)
 	if err != nil {
 		return fmt.Errorf("delete block: %w", err)
 	}
+	unlock := s.files.lock([]cid.Cid{c})
+	defer unlock()
 	var dBlocks, dBytes int64
+	var inFile bool
 	err = s.update(func(txn *badger.Txn) error {
-		dBlocks, dBytes = 0, 0
+		dBlocks, dBytes, inFile = 0, 0, false
 		item, err := txn.Get(sk)
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
@@ -279,6 +333,12 @@ func (s *BadgerStore) DeleteBlock(c cid.Cid) error {
 		}
 		old, err := sizeOf(item)
 		if err != nil {
+			return err
+		}
+		switch di, err := txn.Get(dk); {
+		case err == nil:
+			inFile = di.UserMeta()&metaInFile != 0
+		case !errors.Is(err, badger.ErrKeyNotFound):
 			return err
 		}
 		if err := txn.Delete(dk); err != nil {
@@ -297,6 +357,11 @@ func (s *BadgerStore) DeleteBlock(c cid.Cid) error {
 		return fmt.Errorf("delete block %s: %w", c, err)
 	}
 	s.addCounts(dBlocks, dBytes)
+	if inFile {
+		if err := s.files.remove(c); err != nil {
+			return fmt.Errorf("delete block: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -29,10 +29,33 @@ func (s *BadgerStore) PutBlocks(cids []cid.Cid, datas [][]byte) error {
 	return s.putVerified(cids, datas)
 }
 
+// putVerified stores verified blocks: those of fileMin bytes and
+// more as durable files first, then the index entries of all of them in
+// one synced transaction, under the shard locks of the file blocks.
 func (s *BadgerStore) putVerified(cids []cid.Cid, datas [][]byte) error {
 	if len(cids) == 0 {
 		return nil
 	}
+	var fileCids []cid.Cid
+	var fileDatas [][]byte
+	for i, c := range cids {
+		if len(datas[i]) >= s.fileMin {
+			fileCids, fileDatas = append(fileCids, c), append(fileDatas, datas[i])
+		}
+	}
+	if len(fileCids) > 0 {
+		unlock := s.files.lock(fileCids)
+		defer unlock()
+		if err := s.files.write(fileCids, fileDatas); err != nil {
+			return fmt.Errorf("put %d blocks: %w", len(cids), err)
+		}
+	}
+	return s.commitIndex(cids, datas)
+}
+
+// commitIndex writes the index entries of blocks whose files (if any) are
+// durable already, splitting a batch too big for one transaction.
+func (s *BadgerStore) commitIndex(cids []cid.Cid, datas [][]byte) error {
 	var dBlocks, dBytes int64
 	err := s.update(func(txn *badger.Txn) error {
 		dBlocks, dBytes = 0, 0
@@ -56,7 +79,11 @@ func (s *BadgerStore) putVerified(cids []cid.Cid, datas [][]byte) error {
 			default:
 				return err
 			}
-			if err := txn.Set(dk, bytes.Clone(datas[i])); err != nil {
+			e := badger.NewEntry(dk, []byte{}).WithMeta(metaInFile)
+			if n < int64(s.fileMin) {
+				e = badger.NewEntry(dk, bytes.Clone(datas[i]))
+			}
+			if err := txn.SetEntry(e); err != nil {
 				return err
 			}
 			if err := txn.Set(sk, binary.BigEndian.AppendUint64(nil, uint64(n))); err != nil {
@@ -67,10 +94,10 @@ func (s *BadgerStore) putVerified(cids []cid.Cid, datas [][]byte) error {
 	})
 	if errors.Is(err, badger.ErrTxnTooBig) && len(cids) > 1 {
 		half := len(cids) / 2
-		if err := s.putVerified(cids[:half], datas[:half]); err != nil {
+		if err := s.commitIndex(cids[:half], datas[:half]); err != nil {
 			return err
 		}
-		return s.putVerified(cids[half:], datas[half:])
+		return s.commitIndex(cids[half:], datas[half:])
 	}
 	if err != nil {
 		return fmt.Errorf("put %d blocks: %w", len(cids), err)
