@@ -79,7 +79,7 @@ func (s *BadgerStore) commitIndex(cids []cid.Cid, datas [][]byte) error {
 			default:
 				return err
 			}
-			e := badger.NewEntry(dk, []byte{}).WithMeta(metaInFile)
+			e := badger.NewEntry(dk, binary.BigEndian.AppendUint32(nil, fileChecksum(datas[i]))).WithMeta(metaInFile)
 			if n < int64(s.fileMin) {
 				e = badger.NewEntry(dk, bytes.Clone(datas[i]))
 			}

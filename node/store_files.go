@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -32,7 +33,8 @@ const fileThreshold = 64 << 10
 //
 // Badger remains the index: a block is held when its size entry exists,
 // and its data entry is then either its bytes or, flagged with
-// metaInFile, empty with the bytes in the file. A file is written to
+// metaInFile, the CRC-32C of the bytes in the file (fileChecksum; empty in
+// stores written before it). A file is written to
 // blocks/tmp, fsynced, renamed into its shard and the shard directory is
 // fsynced before the Badger entries are committed (synced), so an
 // acknowledged put is durable and a crash at any point leaves either no
@@ -220,3 +222,15 @@ func syncPath(path string) error {
 	}
 	return d.Close()
 }
+
+// castagnoli is the CRC-32C table; the CPU computes it (SSE 4.2, ARMv8).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// fileChecksum is the CRC-32C of a block file's bytes, kept in its index
+// entry when the block is put, after its bytes were checked against the
+// CID. A read that finds the same checksum serves the bytes without
+// hashing them again: SHA-256 costs about 0.6 CPU-s per GB, a third of what
+// a source spends serving a block, while CRC-32C runs at memory speed and
+// still catches what the disk corrupts. The reader checks the CID itself
+// whatever a source sends, so nothing it keeps is unverified.
+func fileChecksum(data []byte) uint32 { return crc32.Checksum(data, castagnoli) }

@@ -229,3 +229,58 @@ func TestBadgerStoreUnindexedFile(t *testing.T) {
 		t.Fatalf("GetBlock after put: %d bytes, %v", len(got), err)
 	}
 }
+
+// TestBadgerStoreFileChecksum checks the two ways a block file is read: a
+// checksum taken at put that still matches serves the bytes as they are,
+// and an index entry without one (as stores written before checksums have)
+// or with one that does not match gets the full check against the CID.
+func TestBadgerStoreFileChecksum(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	r := rand.New(rand.NewPCG(9, 10))
+	data := storetest.RandomBytes(r, fileThreshold+1)
+	c := storetest.Block(t, data)
+	if err := s.PutBlock(c, data); err != nil {
+		t.Fatal(err)
+	}
+	dk, _, err := blockKeys(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, inFile, sum, err := s.getIndexed(dk); err != nil || !inFile || len(sum) != 4 {
+		t.Fatalf("index entry: in file %v, checksum %x, %v", inFile, sum, err)
+	}
+	setEntry := func(v []byte) {
+		t.Helper()
+		err := s.db.Update(func(txn *badger.Txn) error {
+			return txn.SetEntry(badger.NewEntry(dk, v).WithMeta(metaInFile))
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name  string
+		entry []byte
+	}{
+		{"no checksum", []byte{}},
+		{"wrong checksum", []byte{1, 2, 3, 4}},
+	} {
+		setEntry(tc.entry)
+		if got, err := s.GetBlock(c); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: GetBlock = %d bytes, %v", tc.name, len(got), err)
+		}
+		// The full check still catches a bad file.
+		bad := bytes.Clone(data)
+		bad[0] ^= 1
+		if err := os.WriteFile(s.files.path(c), bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetBlock(c); !errors.Is(err, replica.ErrCorrupt) {
+			t.Fatalf("%s: GetBlock of a corrupted file: err = %v, want ErrCorrupt", tc.name, err)
+		}
+		if err := os.WriteFile(s.files.path(c), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
