@@ -54,7 +54,20 @@ func TestRestartWithSameDataCausesNoReplication(t *testing.T) {
 	// While it is away its blocks are re-replicated (it left cleanly, so
 	// the ring knows at once).
 	waitFor(t, 30*time.Second, "repair while away", func() error { return rr.allCopies(cids, 3, false) })
+	// A transfer is counted when the core hears it finished, a little
+	// after the copy is in place: wait until the count has not moved for
+	// more than a round.
 	during := rr.transfersSoFar(t)
+	settled := time.Now()
+	waitFor(t, 30*time.Second, "repair counters settled", func() error {
+		if now := rr.transfersSoFar(t); now != during {
+			during, settled = now, time.Now()
+		}
+		if quiet := time.Since(settled); quiet < 1500*time.Millisecond {
+			return fmt.Errorf("transfer count moved %s ago", quiet.Round(time.Millisecond))
+		}
+		return nil
+	})
 
 	cfg := replTestConfig("")
 	cfg.Repair.ExtraGrace = time.Minute // keep the copies made meanwhile
