@@ -48,6 +48,9 @@ type Node struct {
 	pinging map[peer.ID]bool
 
 	lookupSlots *semaphore.Weighted
+	// sampleSlots bounds the ring samples served at once: each costs up
+	// to 18 lookups and anyone may ask.
+	sampleSlots *semaphore.Weighted
 
 	closeOnce sync.Once
 	closeErr  error
@@ -74,6 +77,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		pinging: make(map[peer.ID]bool),
 
 		lookupSlots: semaphore.NewWeighted(maxLookups),
+		sampleSlots: semaphore.NewWeighted(maxSamples),
 	}
 	ok := false
 	defer func() {

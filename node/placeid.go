@@ -41,6 +41,8 @@ const (
 	// maxArcChecks bounds the lookups a sample spends confirming that its
 	// widest arc is current.
 	maxArcChecks = 12
+	// maxSamples bounds the ring samples a node serves at once.
+	maxSamples = 2
 	// maxSampleFrame bounds the answer to opRingSample.
 	maxSampleFrame = 64 << 10
 )
@@ -49,6 +51,10 @@ const (
 // (closed into a loop when the ring is shorter than the list) and the
 // replica sets of random keys, each a run of consecutive ring IDs.
 func (n *Node) serveRingSample() *rpcResponse {
+	if !n.sampleSlots.TryAcquire(1) {
+		return errStatus(statusError, errors.New("busy with other ring samples"))
+	}
+	defer n.sampleSlots.Release(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*n.cfg.RPCTimeout)
 	defer cancel()
 	var succs []overlay.NodeRef
