@@ -78,7 +78,8 @@ type Config struct {
 	// copies are re-created: a holder that is only briefly away (a
 	// restart, a transient failure, a view that has not caught up with
 	// its return yet) comes back with its data within it, and nothing is
-	// copied. Zero (the default) repairs at once.
+	// copied. A block with a single copy reachable waits a quarter of it.
+	// Zero (the default) repairs at once.
 	RepairDelay overlay.Time
 	// RPCTimeout bounds one sync request.
 	RPCTimeout overlay.Time

@@ -526,6 +526,22 @@ func TestRepairDelay(t *testing.T) {
 		t.Fatalf("repaired after %d ms, before the delay of %d ms", took, cfg.RepairDelay)
 	}
 	t.Logf("permanent loss repaired %d ms after it (delay %d ms), %d transfers", h.now-start, cfg.RepairDelay, h.transfers)
+	// Two holders of a block lost at once: with a single copy reachable
+	// it waits a quarter of the delay only.
+	h.runFor(2 * cfg.SyncInterval)
+	c := h.blocks[0]
+	hold := h.holders(c)
+	h.kill(hold[1])
+	h.kill(hold[2])
+	took = h.run(cfg.RepairDelay, "a lone copy repaired", func() error {
+		if n := len(h.holders(c)); n < 3 {
+			return fmt.Errorf("%d copies", n)
+		}
+		return nil
+	})
+	if took < cfg.RepairDelay/4 || took > cfg.RepairDelay/2 {
+		t.Fatalf("a lone copy was repaired after %d ms; want a quarter of the delay (%d ms) and a round or two", took, cfg.RepairDelay/4)
+	}
 }
 
 func TestPrimaryDoesNotPullWhatIsAtFullStrength(t *testing.T) {

@@ -413,7 +413,7 @@ func (n *Node) finishRound(now overlay.Time) {
 			for i := range n.extras[it.ident] {
 				n.extras[it.ident][i].since = now // every extra copy is needed
 			}
-			if len(uncovered) == 0 && n.delayRepair(it.ident, short, now) {
+			if len(uncovered) == 0 && n.delayRepair(it.ident, count, short, now) {
 				continue
 			}
 			rd.stats.Pushes += n.repair(rd, it, lacking, it.r-count, uncovered)
@@ -648,7 +648,7 @@ func (n *Node) settleRemote(rd *round, short map[string]overlay.Time, now overla
 		}
 		r, zones := m.Replicas(n.cfg.DefaultReplicas), m.Zones()
 		if uncovered := n.uncoveredBy(rd, zones, ri.found, false); count < r || len(uncovered) > 0 {
-			if len(uncovered) > 0 || !n.delayRepair(ident, short, now) {
+			if len(uncovered) > 0 || !n.delayRepair(ident, count, short, now) {
 				pull(0)
 			}
 			continue
@@ -678,12 +678,20 @@ func failedBits(rd *round) uint64 {
 	return b
 }
 
-// delayRepair reports whether the repair of a block short of copies is to
-// wait: RepairDelay has not passed since a round first found it short (and
-// every round since did). It notes the block in short, the shortages of
-// this round, and asks for a round when the delay ends.
-func (n *Node) delayRepair(ident string, short map[string]overlay.Time, now overlay.Time) bool {
-	if n.cfg.RepairDelay <= 0 {
+// delayRepair reports whether the repair of a block with count reachable
+// copies, short of its target, is to wait: RepairDelay (a quarter of it
+// when a single copy is reachable) has not passed since a round first
+// found it short (and every round since did). It notes the block in
+// short, the shortages of this round, and asks for a round when the delay
+// ends. The clock is this core's: a new primary starts it again, which is
+// why a lone copy must not wait the whole delay (primaries with sessions
+// shorter than the delay would put its repair off for ever).
+func (n *Node) delayRepair(ident string, count int, short map[string]overlay.Time, now overlay.Time) bool {
+	delay := n.cfg.RepairDelay
+	if count <= 1 {
+		delay /= 4 // the last copy reachable: do not wait as long
+	}
+	if delay <= 0 {
 		return false
 	}
 	since, ok := n.short[ident]
@@ -691,9 +699,9 @@ func (n *Node) delayRepair(ident string, short map[string]overlay.Time, now over
 		since = now
 	}
 	short[ident] = since
-	if now-since >= n.cfg.RepairDelay {
+	if now-since >= delay {
 		return false
 	}
-	n.nextRound = min(n.nextRound, since+n.cfg.RepairDelay)
+	n.nextRound = min(n.nextRound, since+delay)
 	return true
 }
