@@ -78,9 +78,13 @@ type Config struct {
 	// copies are re-created: a holder that is only briefly away (a
 	// restart, a transient failure, a view that has not caught up with
 	// its return yet) comes back with its data within it, and nothing is
-	// copied. A block with a single copy reachable waits a quarter of it.
+	// copied. A block with a single copy reachable waits LastCopyDelay.
 	// Zero (the default) repairs at once.
 	RepairDelay overlay.Time
+	// LastCopyDelay is how long a block with a single copy reachable waits
+	// before it is repaired, at most RepairDelay; default a quarter of
+	// RepairDelay.
+	LastCopyDelay overlay.Time
 	// RPCTimeout bounds one sync request.
 	RPCTimeout overlay.Time
 	// Bandwidth limits repair transfers in bytes per second; negative
@@ -120,6 +124,11 @@ func (c Config) withDefaults() Config {
 	if c.ExtraGrace <= 0 {
 		c.ExtraGrace = DefaultExtraGrace
 	}
+	c.RepairDelay = max(c.RepairDelay, 0)
+	if c.LastCopyDelay <= 0 {
+		c.LastCopyDelay = c.RepairDelay / 4
+	}
+	c.LastCopyDelay = min(c.LastCopyDelay, c.RepairDelay)
 	if c.RPCTimeout <= 0 {
 		c.RPCTimeout = DefaultRPCTimeout
 	}

@@ -679,7 +679,7 @@ func failedBits(rd *round) uint64 {
 }
 
 // delayRepair reports whether the repair of a block with count reachable
-// copies, short of its target, is to wait: RepairDelay (a quarter of it
+// copies, short of its target, is to wait: RepairDelay (LastCopyDelay
 // when a single copy is reachable) has not passed since a round first
 // found it short (and every round since did). It notes the block in
 // short, the shortages of this round, and asks for a round when the delay
@@ -689,7 +689,7 @@ func failedBits(rd *round) uint64 {
 func (n *Node) delayRepair(ident string, count int, short map[string]overlay.Time, now overlay.Time) bool {
 	delay := n.cfg.RepairDelay
 	if count <= 1 {
-		delay /= 4 // the last copy reachable: do not wait as long
+		delay = n.cfg.LastCopyDelay // the last copy reachable: do not wait as long
 	}
 	if delay <= 0 {
 		return false

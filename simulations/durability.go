@@ -83,6 +83,9 @@ type DurabilityConfig struct {
 	// must have been short of copies before it is repaired (default 0: at
 	// once).
 	RepairDelay overlay.Time
+	// LastCopyDelay is the replication core's LastCopyDelay: how long a
+	// block with a single copy reachable waits (default RepairDelay/4).
+	LastCopyDelay overlay.Time
 	// RPCTimeout is the overlay's per-hop timeout (default 500 ms); the
 	// replication core's request timeout is twice it, as on a node.
 	RPCTimeout overlay.Time
@@ -335,6 +338,7 @@ func (d *durSim) bind(h *host, i int32) {
 		SyncInterval:    d.cfg.SyncInterval,
 		ExtraGrace:      d.cfg.ExtraGrace,
 		RepairDelay:     d.cfg.RepairDelay,
+		LastCopyDelay:   d.cfg.LastCopyDelay,
 		RPCTimeout:      2 * d.cfg.RPCTimeout,
 		Bandwidth:       d.cfg.RepairBandwidth,
 		Scope:           d.cfg.SuccListLen,
@@ -696,6 +700,7 @@ func (d *durSim) summarize(t0, churnFrom overlay.Time, wall float64) DurabilityS
 		SyncIntervalS:       round4(float64(cfg.SyncInterval) / 1000),
 		ExtraGraceS:         round4(float64(cfg.ExtraGrace) / 1000),
 		RepairDelayS:        round4(float64(cfg.RepairDelay) / 1000),
+		LastCopyDelayS:      round4(float64(cfg.LastCopyDelay) / 1000),
 		JoinPhaseS:          round4(float64(t0) / 1000),
 		WarmupS:             round4(float64(cfg.Warmup) / 1000),
 		MeanOnlineNodes:     round4(ratio(onlineMS, span)),

@@ -42,6 +42,7 @@ type DurabilitySummary struct {
 	SyncIntervalS   float64 `json:"sync_interval_s"`
 	ExtraGraceS     float64 `json:"extra_grace_s"`
 	RepairDelayS    float64 `json:"repair_delay_s"`
+	LastCopyDelayS  float64 `json:"last_copy_delay_s"`
 	JoinPhaseS      float64 `json:"join_phase_s"`
 	WarmupS         float64 `json:"warmup_s"`
 	// MeanOnlineNodes is the time-averaged online population.
