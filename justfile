@@ -29,10 +29,19 @@ sim-churn:
     go run ./cmd/chorus sim churn --nodes 1000 --succ 20 --rate 0.4 --duration 1h --lookup-rate 1 --seed 1 --out out/sim-churn
 
 # Issue 4's durability target: N=1,000, r=3, 30 virtual days, Pareto sessions
-# (median 1 h), permanent failures with a mean lifetime of 30 days.
+# (median 1 h), permanent failures with a mean lifetime of 30 days; offline
+# spells exponential with a median of 10 min (restarts and reboots: nodes
+# online about 88% of the time) and a 2 h repair delay, also for a lone copy
+# (docs/simulations.md).
 sim-durability:
     mkdir -p out && go build -o out/chorus ./cmd/chorus
-    out/chorus sim durability --nodes 1000 --replicas 3 --duration 30d --session pareto:median=1h --lifetime 30d --blocks 10000 --block-size 1MiB --repair-bandwidth 1MiB --seed 1 --out out/sim-durability
+    out/chorus sim durability --nodes 1000 --replicas 3 --duration 30d --session pareto:median=1h --downtime exp:median=10m --repair-delay 2h --last-copy-delay 2h --lifetime 30d --blocks 10000 --block-size 1MiB --repair-bandwidth 1MiB --seed 1 --out out/sim-durability
+
+# The same ring with nodes offline half the time (--downtime defaults to
+# the session distribution), over 5 days.
+sim-durability-half:
+    mkdir -p out && go build -o out/chorus ./cmd/chorus
+    out/chorus sim durability --nodes 1000 --replicas 3 --duration 5d --session pareto:median=1h --repair-delay 2h --last-copy-delay 2h --lifetime 30d --blocks 10000 --block-size 1MiB --repair-bandwidth 1MiB --seed 1 --out out/sim-durability-half
 
 sim-stable-100k:
     mkdir -p out && go build -o out/chorus ./cmd/chorus

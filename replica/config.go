@@ -68,8 +68,23 @@ type Config struct {
 	SyncJitter overlay.Time
 	// ViewSettle is the delay between a view change and its round.
 	ViewSettle overlay.Time
-	// ExtraGrace is how long a copy outside the replica set is kept.
+	// ExtraGrace is how long a copy outside the replica set must have been
+	// spare (the others meeting the target without it at every round)
+	// before it is dropped, and how long a replica set member must have
+	// lacked a copy of a block at full strength before it is handed one.
 	ExtraGrace overlay.Time
+	// RepairDelay is how long a block short of copies (with every zone
+	// covered) must have been short, at every round, before the missing
+	// copies are re-created: a holder that is only briefly away (a
+	// restart, a transient failure, a view that has not caught up with
+	// its return yet) comes back with its data within it, and nothing is
+	// copied. A block with a single copy reachable waits LastCopyDelay.
+	// Zero (the default) repairs at once.
+	RepairDelay overlay.Time
+	// LastCopyDelay is how long a block with a single copy reachable waits
+	// before it is repaired, at most RepairDelay; default a quarter of
+	// RepairDelay.
+	LastCopyDelay overlay.Time
 	// RPCTimeout bounds one sync request.
 	RPCTimeout overlay.Time
 	// Bandwidth limits repair transfers in bytes per second; negative
@@ -109,6 +124,11 @@ func (c Config) withDefaults() Config {
 	if c.ExtraGrace <= 0 {
 		c.ExtraGrace = DefaultExtraGrace
 	}
+	c.RepairDelay = max(c.RepairDelay, 0)
+	if c.LastCopyDelay <= 0 {
+		c.LastCopyDelay = c.RepairDelay / 4
+	}
+	c.LastCopyDelay = min(c.LastCopyDelay, c.RepairDelay)
 	if c.RPCTimeout <= 0 {
 		c.RPCTimeout = DefaultRPCTimeout
 	}

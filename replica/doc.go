@@ -5,9 +5,12 @@
 // (Meta: claims of replication factor and zones, merged as a join
 // semilattice), and Node, the state machine that keeps every key a node
 // is primary for at full strength: anti-entropy with successors over
-// bucketed digests of key ranges, pushes of what a replica set member
-// lacks, pulls of what the primary lacks, metadata merges, and removal of
-// extra copies after a grace period once the replica set is confirmed.
+// bucketed digests of key ranges, counting every reachable copy (inside
+// the replica set or not) against the target as Carbonite does, repair
+// when fewer are reachable (optionally after a delay), handoff to members
+// that stayed in the replica set lacking a copy, pulls by the primary of
+// what it must hold, metadata merges, and removal of extra copies that
+// stayed spare for a grace period with the target confirmed without them.
 // Block transfers are actions the driver carries out under a token-bucket
 // bandwidth limit.
 //

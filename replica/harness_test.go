@@ -363,3 +363,12 @@ func (h *harness) copies() int {
 	}
 	return total
 }
+
+// pushes returns the pushes the live cores completed.
+func (h *harness) pushes() uint64 {
+	var total uint64
+	for _, n := range h.live() {
+		total += n.core.Status().Totals.Pushes
+	}
+	return total
+}

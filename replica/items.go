@@ -31,7 +31,8 @@ type item struct {
 	r         int
 	zones     []string
 	members   uint64 // bit i: successor i is in the replica set
-	expect    uint64 // members plus believed extra holders
+	expect    uint64 // members not believed to lack it, plus believed extra holders
+	found     uint64 // bit i: successor i listed it in a leaf this round
 	uncertain bool   // zones matter and some zone in scope is unknown
 }
 

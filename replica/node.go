@@ -30,20 +30,28 @@ type Ready struct {
 	Transfers []Transfer
 }
 
-// extraHolder is a node believed to hold a copy outside the replica set.
+// extraHolder is a node believed to hold a copy outside the replica set
+// (in Node.extras), or a replica set member believed to lack one (in
+// Node.lacking). For an extra holder, since is when the copy was last
+// needed (the others did not make the target without it) or first seen;
+// for a lacking member, since is when it was first seen lacking while in
+// the replica set.
 type extraHolder struct {
 	id    overlay.ID
 	since overlay.Time
 }
 
 // Node is one node's replication state machine. It keeps every key the
-// node is primary for (those in (predecessor, self]) at full strength on
-// the key's replica set: each round it compares digests of those keys with
-// each successor, pushes what a replica set member lacks, pulls what it
-// lacks itself, merges metadata that differ, and asks holders of extra
-// copies to drop them once the replica set is confirmed and the grace
-// period is over. It also answers the same requests from its
-// predecessors.
+// node is primary for (those in (predecessor, self]) at full strength:
+// each round it compares digests of those keys with each successor in
+// scope and counts the copies confirmed anywhere in scope; a block short
+// of its target gets new copies on the replica set members that lack one
+// (after RepairDelay, if set), a member that stayed in the replica set
+// lacking a copy for ExtraGrace is handed one, the node pulls what it
+// lacks itself when the block is short or after ExtraGrace, metadata that
+// differ are merged, and holders of extra copies are asked to drop them
+// once the target has been confirmed without them for ExtraGrace (see
+// finishRound). It also answers the same requests from its predecessors.
 //
 // Like overlay.Node it does no I/O of its own except through the Store and
 // keeps no clock: the driver feeds views (SetView), messages (Step), timer
@@ -64,7 +72,13 @@ type Node struct {
 	round     *round
 	seq       uint64
 
-	extras map[string][]extraHolder
+	extras  map[string][]extraHolder
+	lacking map[string][]extraHolder
+	short   map[string]overlay.Time // blocks short of one copy: since when
+	// Blocks of the primary range this node lacks: since when, and the
+	// metadata holders answered with.
+	selfLacking map[string]overlay.Time
+	remoteMeta  map[string]Meta
 
 	queue    []*task
 	queued   map[taskKey]bool
@@ -100,6 +114,10 @@ func New(cfg Config) (*Node, error) {
 		zones:        make(map[overlay.ID]string),
 		nextRound:    overlay.Never,
 		extras:       make(map[string][]extraHolder),
+		lacking:      make(map[string][]extraHolder),
+		short:        make(map[string]overlay.Time),
+		selfLacking:  make(map[string]overlay.Time),
+		remoteMeta:   make(map[string]Meta),
 		queued:       make(map[taskKey]bool),
 		inflight:     make(map[uint64]*task),
 		bucket:       NewTokenBucket(cfg.Bandwidth, cfg.Burst),

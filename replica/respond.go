@@ -65,14 +65,30 @@ func (n *Node) answerMeta(m Message) {
 }
 
 // mergeMetas merges metadata a peer answered with into the local copies.
+// The metadata of a block this node lacks, asked for by settleRemote, is
+// kept for the next round.
 func (n *Node) mergeMetas(ms []BlockMeta) {
 	for _, bm := range ms {
-		if _, err := n.store.MergeBlockMeta(bm.CID, bm.Meta); err != nil && !errors.Is(err, ErrNotFound) {
+		_, err := n.store.MergeBlockMeta(bm.CID, bm.Meta)
+		if errors.Is(err, ErrNotFound) {
+			if ident := blockIdent(bm.CID); n.isSelfLacking(ident) {
+				n.remoteMeta[ident] = Merge(n.remoteMeta[ident], bm.Meta)
+			}
+			continue
+		}
+		if err != nil {
 			n.noteErr(err)
 			continue
 		}
 		n.totals.MetaMerges++
 	}
+}
+
+// isSelfLacking reports whether the last round found ident in the primary
+// range and lacking here.
+func (n *Node) isSelfLacking(ident string) bool {
+	_, ok := n.selfLacking[ident]
+	return ok
 }
 
 // handleDrop deletes the extra copies a primary released. A copy is kept

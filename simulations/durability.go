@@ -74,9 +74,18 @@ type DurabilityConfig struct {
 	// ViewSettle after every change of a node's ring view, which is what
 	// starts repair.
 	SyncInterval overlay.Time
-	// ExtraGrace is how long a copy outside the replica set is kept
-	// (default replica.DefaultExtraGrace, 24 h).
+	// ExtraGrace is the replication core's ExtraGrace (default
+	// replica.DefaultExtraGrace, 24 h): how long an extra copy must have
+	// been spare before it is dropped, and a replica set member must have
+	// lacked a copy before it is handed one.
 	ExtraGrace overlay.Time
+	// RepairDelay is the replication core's RepairDelay: how long a block
+	// must have been short of copies before it is repaired (default 0: at
+	// once).
+	RepairDelay overlay.Time
+	// LastCopyDelay is the replication core's LastCopyDelay: how long a
+	// block with a single copy reachable waits (default RepairDelay/4).
+	LastCopyDelay overlay.Time
 	// RPCTimeout is the overlay's per-hop timeout (default 500 ms); the
 	// replication core's request timeout is twice it, as on a node.
 	RPCTimeout overlay.Time
@@ -277,6 +286,7 @@ type durSim struct {
 	copiesLost                     int64
 	repairBytes, oracleBytes       int64
 	transfers, failedTransfers     int64
+	pulls                          int64
 	replicaMsgs                    int64
 	measuring                      bool
 }
@@ -327,6 +337,8 @@ func (d *durSim) bind(h *host, i int32) {
 		DefaultReplicas: d.cfg.Replicas,
 		SyncInterval:    d.cfg.SyncInterval,
 		ExtraGrace:      d.cfg.ExtraGrace,
+		RepairDelay:     d.cfg.RepairDelay,
+		LastCopyDelay:   d.cfg.LastCopyDelay,
 		RPCTimeout:      2 * d.cfg.RPCTimeout,
 		Bandwidth:       d.cfg.RepairBandwidth,
 		Scope:           d.cfg.SuccListLen,
@@ -402,22 +414,21 @@ func (d *durSim) drive(h *host, ticked bool) {
 	}
 }
 
-// target returns the live host that ref names (an engine index with the
-// same ID), or nil.
+// target returns the online host that ref names, and its engine index,
+// or nil. An address names a machine, not one incarnation of it (a real
+// node keeps its libp2p peer ID across restarts): a reference to an
+// earlier incarnation reaches the host's current one if it has the same
+// ID and is online.
 func (d *durSim) target(ref overlay.NodeRef) (*host, int32) {
 	to, ok := parseAddr(ref.Addr)
-	if !ok || int(to) >= len(d.e.nodes) || int(to) >= len(d.hostOf) {
-		return nil, -1
-	}
-	sn := &d.e.nodes[to]
-	if !sn.alive || sn.ref.ID != ref.ID || d.hostOf[to] < 0 {
+	if !ok || int(to) >= len(d.e.nodes) || int(to) >= len(d.hostOf) || d.hostOf[to] < 0 {
 		return nil, -1
 	}
 	th := d.hosts[d.hostOf[to]]
-	if th.node != to || th.core == nil {
+	if th.id != ref.ID || !th.online || th.core == nil || th.node < 0 || !d.e.nodes[th.node].alive {
 		return nil, -1
 	}
-	return th, to
+	return th, th.node
 }
 
 // send delivers a replica message after the network latency; a message to
@@ -470,6 +481,9 @@ func (d *durSim) startTransfer(h *host, tr replica.Transfer) {
 				b.FailedTransfers++
 			} else {
 				d.transfers++
+				if tr.Pull {
+					d.pulls++
+				}
 				d.repairBytes += tr.Size
 				b.Transfers++
 				b.RepairBytes += tr.Size
@@ -685,6 +699,8 @@ func (d *durSim) summarize(t0, churnFrom overlay.Time, wall float64) DurabilityS
 		StabilizeS:          round4(float64(cfg.Stabilize) / 1000),
 		SyncIntervalS:       round4(float64(cfg.SyncInterval) / 1000),
 		ExtraGraceS:         round4(float64(cfg.ExtraGrace) / 1000),
+		RepairDelayS:        round4(float64(cfg.RepairDelay) / 1000),
+		LastCopyDelayS:      round4(float64(cfg.LastCopyDelay) / 1000),
 		JoinPhaseS:          round4(float64(t0) / 1000),
 		WarmupS:             round4(float64(cfg.Warmup) / 1000),
 		MeanOnlineNodes:     round4(ratio(onlineMS, span)),
@@ -698,6 +714,8 @@ func (d *durSim) summarize(t0, churnFrom overlay.Time, wall float64) DurabilityS
 		MeanCopiesEnd:       round4(ratio(float64(t.copies), float64(cfg.Blocks))),
 		RepairTransfers:     d.transfers,
 		FailedTransfers:     d.failedTransfers,
+		PullTransfers:       d.pulls,
+		CopiesDropped:       t.dropped,
 		RepairBytes:         d.repairBytes,
 		RepairBytesPerNode:  round4(ratio(float64(d.repairBytes), float64(cfg.Nodes))),
 		OracleRepairBytes:   d.oracleBytes,

@@ -41,6 +41,8 @@ type DurabilitySummary struct {
 	StabilizeS      float64 `json:"stabilize_s"`
 	SyncIntervalS   float64 `json:"sync_interval_s"`
 	ExtraGraceS     float64 `json:"extra_grace_s"`
+	RepairDelayS    float64 `json:"repair_delay_s"`
+	LastCopyDelayS  float64 `json:"last_copy_delay_s"`
 	JoinPhaseS      float64 `json:"join_phase_s"`
 	WarmupS         float64 `json:"warmup_s"`
 	// MeanOnlineNodes is the time-averaged online population.
@@ -63,6 +65,12 @@ type DurabilitySummary struct {
 	MeanCopiesEnd   float64 `json:"mean_copies_end"`
 	RepairTransfers int64   `json:"repair_transfers"`
 	FailedTransfers int64   `json:"failed_transfers"`
+	// PullTransfers counts the completed transfers that were pulls (a
+	// primary fetching a block of its range it lacked); the others were
+	// pushes (repair and handoff).
+	PullTransfers int64 `json:"pull_transfers"`
+	// CopiesDropped counts extra copies deleted on a primary's request.
+	CopiesDropped int64 `json:"copies_dropped"`
 	// RepairBytes is the bytes of every completed repair transfer (repair,
 	// handoff, pulls); RepairBytesPerNode divides it by Nodes.
 	RepairBytes        int64   `json:"repair_bytes"`

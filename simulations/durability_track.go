@@ -47,6 +47,7 @@ type durTracker struct {
 	unavail int   // blocks with no online copy (lost ones included)
 	lost    int   // blocks with no copy at all
 	copies  int64 // sum of holders
+	dropped int64 // copies deleted while measuring
 	onlineN int   // online hosts
 
 	measuring bool
@@ -155,6 +156,9 @@ func (t *durTracker) copyRemoved(c cid.Cid, h *host) {
 	}
 	t.advance(t.e.now)
 	t.drop(b, h.online)
+	if t.measuring {
+		t.dropped++
+	}
 	t.changed()
 }
 
