@@ -26,6 +26,7 @@ func replTestConfig(zone string) Config {
 		SyncInterval: time.Second,
 		ViewSettle:   300 * time.Millisecond,
 		ExtraGrace:   2 * time.Second,
+		HandoffDelay: 2 * time.Second,
 		MaxInflight:  8,
 	}
 	return cfg

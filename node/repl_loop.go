@@ -1,6 +1,7 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
@@ -73,6 +74,7 @@ func (n *Node) replConfig() replica.Config {
 		SyncInterval: ms(rc.SyncInterval),
 		ViewSettle:   ms(rc.ViewSettle),
 		ExtraGrace:   ms(rc.ExtraGrace),
+		HandoffDelay: ms(cmp.Or(rc.HandoffDelay, DefaultHandoffDelay)),
 		RPCTimeout:   ms(2 * n.cfg.RPCTimeout),
 		Bandwidth:    rc.Bandwidth,
 		MaxInflight:  rc.MaxInflight,

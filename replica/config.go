@@ -70,9 +70,14 @@ type Config struct {
 	ViewSettle overlay.Time
 	// ExtraGrace is how long a copy outside the replica set must have been
 	// spare (the others meeting the target without it at every round)
-	// before it is dropped, and how long a replica set member must have
-	// lacked a copy of a block at full strength before it is handed one.
+	// before it is dropped.
 	ExtraGrace overlay.Time
+	// HandoffDelay is how long a replica set member (the primary included)
+	// must have lacked a copy of a block at full strength before it is
+	// handed one: a node that joined ahead of the holders, or came back
+	// having missed the block. Until then the copies outside the set stand
+	// in for it. Default: ExtraGrace.
+	HandoffDelay overlay.Time
 	// RepairDelay is how long a block short of copies (with every zone
 	// covered) must have been short, at every round, before the missing
 	// copies are re-created: a holder that is only briefly away (a
@@ -123,6 +128,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ExtraGrace <= 0 {
 		c.ExtraGrace = DefaultExtraGrace
+	}
+	if c.HandoffDelay <= 0 {
+		c.HandoffDelay = c.ExtraGrace
 	}
 	c.RepairDelay = max(c.RepairDelay, 0)
 	if c.LastCopyDelay <= 0 {

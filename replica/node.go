@@ -47,8 +47,8 @@ type extraHolder struct {
 // scope and counts the copies confirmed anywhere in scope; a block short
 // of its target gets new copies on the replica set members that lack one
 // (after RepairDelay, if set), a member that stayed in the replica set
-// lacking a copy for ExtraGrace is handed one, the node pulls what it
-// lacks itself when the block is short or after ExtraGrace, metadata that
+// lacking a copy for HandoffDelay is handed one, the node pulls what it
+// lacks itself when the block is short or after HandoffDelay, metadata that
 // differ are merged, and holders of extra copies are asked to drop them
 // once the target has been confirmed without them for ExtraGrace (see
 // finishRound). It also answers the same requests from its predecessors.

@@ -362,7 +362,7 @@ func (n *Node) maybeFinish(now overlay.Time) {
 //   - a block at full strength is not copied even when members lack it (a
 //     member came back offline, a node joined ahead of the holders): the
 //     extra copies stand in for them. A member that has stayed in the
-//     replica set lacking a copy for ExtraGrace gets one (handoff), so that
+//     replica set lacking a copy for HandoffDelay gets one (handoff), so that
 //     a stable ring converges on its replica sets;
 //   - an extra copy is dropped only when, without it, the target is still
 //     met by confirmed copies, and has been at every round for ExtraGrace.
@@ -420,7 +420,7 @@ func (n *Node) finishRound(now overlay.Time) {
 			continue
 		}
 		for _, h := range n.lacking[it.ident] {
-			if now-h.since < n.cfg.ExtraGrace {
+			if now-h.since < n.cfg.HandoffDelay {
 				continue
 			}
 			if j := slices.IndexFunc(rd.chain, func(s overlay.NodeRef) bool { return s.ID == h.id }); j > 0 && lacking&(1<<(j-1)) != 0 {
@@ -601,7 +601,7 @@ func (n *Node) dropExtras(rd *round, k int, held, unknown uint64, count int, now
 // hold a block to look after it, but a copy that is not needed is not
 // made: a block is pulled at once when the copies listed fall short of
 // its target (or of a zone), and otherwise only once this node has lacked
-// it for ExtraGrace (handoff to the primary, as to any member). The
+// it for HandoffDelay (handoff to the primary, as to any member). The
 // target comes from the block's metadata: none means DefaultReplicas and
 // no zones; otherwise the metadata is asked from a holder first (MsgMeta)
 // and, until it is known, only a block listed once is pulled.
@@ -653,7 +653,7 @@ func (n *Node) settleRemote(rd *round, short map[string]overlay.Time, now overla
 			}
 			continue
 		}
-		if now-since >= n.cfg.ExtraGrace {
+		if now-since >= n.cfg.HandoffDelay {
 			pull(1)
 		}
 	}

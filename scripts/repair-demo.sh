@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Replicas that keep themselves, with separate `chorus node` processes on
 # loopback driven only by the CLI, and default repair settings (rounds every
-# 10 s, 1 s after a ring change) except a short --extra-grace so that extra
-# copies go within the run. It publishes with r=3, crashes a holder (SIGKILL)
+# 10 s, 1 s after a ring change) except a short --extra-grace (GRACE, 20 s)
+# and --handoff-delay (HANDOFF, 10 s) so that new nodes get their share and
+# extra copies go within the run. It publishes with r=3, crashes a holder (SIGKILL)
 # and times the repair, crashes another, adds 4 nodes and times the
 # rebalancing, raises r to 5 and publishes a dataset over 3 zones. Needs jq.
 # Every process is stopped by its PID on exit.
@@ -13,6 +14,7 @@ declare -A pids=()
 source scripts/lib.sh
 chorus_setup repair
 grace="${GRACE:-20s}"
+handoff="${HANDOFF:-10s}"
 base_port=$((20000 + RANDOM % 20000))
 api() { echo "127.0.0.1:$((base_port + 100 + $1))"; }
 
@@ -20,7 +22,7 @@ start_node() { # index, bootstrap...
 	local i="$1"; shift
 	local boot=()
 	for b in "$@"; do boot+=(--bootstrap "$b"); done
-	"$bin" node --data "$work/node$i" --zone "z$((i % 3))" --extra-grace "$grace" \
+	"$bin" node --data "$work/node$i" --zone "z$((i % 3))" --extra-grace "$grace" --handoff-delay "$handoff" \
 		--listen "/ip4/127.0.0.1/tcp/$((base_port + i))" --api "$(api "$i")" \
 		"${boot[@]}" --log-level warn 2>"$work/node$i.log" &
 	pids[$i]=$!

@@ -17,15 +17,16 @@ import (
 // nodes in three zones, publish with r=3, crash a holder and then another,
 // add four nodes (nothing under-replicated, every node within 2x of the
 // mean share, extra copies removed), `replicate --replicas 5`, and a
-// publish with --zones naming all three zones. Rounds run every 2 s and
-// extra copies are kept 3 s so that the test stays short;
+// publish with --zones naming all three zones. Rounds run every 2 s, and
+// new nodes wait 3 s for their share and extra copies are kept 3 s, so
+// that the test stays short;
 // scripts/repair-demo.sh does the same with the default settings.
 func TestCLIReplication(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts twelve processes")
 	}
 	flags := func(i int) []string {
-		return []string{"--zone", fmt.Sprintf("z%d", i%3), "--sync-interval", "2s", "--extra-grace", "3s"}
+		return []string{"--zone", fmt.Sprintf("z%d", i%3), "--sync-interval", "2s", "--extra-grace", "3s", "--handoff-delay", "3s"}
 	}
 	procs := map[int]*proc{0: startNodeProc(t, "", flags(0)...)}
 	var id node.IDInfo

@@ -130,6 +130,7 @@ func repairFlags(fs *flag.FlagSet) *node.RepairConfig {
 	rc := &node.RepairConfig{}
 	fs.DurationVar(&rc.SyncInterval, "sync-interval", 0, "anti-entropy round period (default 10s)")
 	fs.DurationVar(&rc.ExtraGrace, "extra-grace", 0, "how long copies outside a block's replica set are kept before removal (default 24h)")
+	fs.DurationVar(&rc.HandoffDelay, "handoff-delay", 0, "how long a replica set member lacking a block that has all its copies elsewhere waits before it is handed one, e.g. a node just added (default 10m)")
 	fs.Int64Var(&rc.Bandwidth, "repair-bandwidth", 0, "repair traffic cap in bytes/s, -1 for none (default 64 MiB/s)")
 	return rc
 }
