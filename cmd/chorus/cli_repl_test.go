@@ -39,8 +39,11 @@ func TestCLIReplication(t *testing.T) {
 
 	src := filepath.Join(t.TempDir(), "data")
 	rng := rand.New(rand.NewPCG(4, 2))
-	for i := range 150 {
-		writeTestFile(t, filepath.Join(src, fmt.Sprintf("f%03d.bin", i)), randBytes(rng, 1024+rng.IntN(4096)))
+	// Enough blocks (about 600) that a node's count follows its share of
+	// the ring rather than chance: with 150 a node whose share was 0.6x
+	// the mean once held 0.5x.
+	for i := range 600 {
+		writeTestFile(t, filepath.Join(src, fmt.Sprintf("f%03d.bin", i)), randBytes(rng, 1024+rng.IntN(2048)))
 	}
 	writeTestFile(t, filepath.Join(src, "big.bin"), randBytes(rng, 3<<20))
 	mustChorus(t, "publish", "lab/kept", src, "--replicas", "3", "--api", procs[0].api)
