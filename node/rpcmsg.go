@@ -153,8 +153,14 @@ func (q *rpcRequest) marshalParts() (head, tail []byte) {
 	}
 	c := *q
 	c.Data = nil
-	head = protowire.AppendTag(c.marshal(), fReqData, protowire.BytesType)
-	return protowire.AppendVarint(head, uint64(len(q.Data))), q.Data
+	return dataLast(c.marshal(), fReqData, q.Data)
+}
+
+// dataLast appends to head the tag and length of data as field num, and
+// returns data as the tail that completes the field.
+func dataLast(head []byte, num protowire.Number, data []byte) ([]byte, []byte) {
+	head = protowire.AppendTag(head, num, protowire.BytesType)
+	return protowire.AppendVarint(head, uint64(len(data))), data
 }
 
 func (q *rpcRequest) unmarshal(b []byte) error {
@@ -264,8 +270,7 @@ func (r *rpcResponse) marshalParts() (head, tail []byte) {
 	}
 	c := *r
 	c.Data = nil
-	head = protowire.AppendTag(c.marshal(), fRespData, protowire.BytesType)
-	return protowire.AppendVarint(head, uint64(len(r.Data))), r.Data
+	return dataLast(c.marshal(), fRespData, r.Data)
 }
 
 func (r *rpcResponse) unmarshal(b []byte) error {

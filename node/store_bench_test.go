@@ -43,18 +43,26 @@ var storeLayouts = []struct {
 	fileMin int
 }{{"files", fileThreshold}, {"badger", math.MaxInt}}
 
+// openBenchStore opens a store in a temporary directory that keeps blocks
+// of fileMin bytes or more in files; it is closed when the benchmark ends.
+func openBenchStore(b *testing.B, fileMin int) *BadgerStore {
+	b.Helper()
+	s, err := OpenBadgerStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	s.fileMin = fileMin
+	return s
+}
+
 // BenchmarkBadgerPut1MiB stores 1 MiB blocks from 16 goroutines, as a node
 // does when a publisher pipelines into it; each Put is durable when it
 // returns.
 func BenchmarkBadgerPut1MiB(b *testing.B) {
 	for _, l := range storeLayouts {
 		b.Run(l.name, func(b *testing.B) {
-			s, err := OpenBadgerStore(b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			s.fileMin = l.fileMin
+			s := openBenchStore(b, l.fileMin)
 			cids, datas := benchBlocks(256, 1<<20)
 			b.SetBytes(1 << 20)
 			b.SetParallelism(8) // 16 writers on 2 cores
@@ -97,12 +105,7 @@ func BenchmarkBadgerPutMany4KiB(b *testing.B) {
 func BenchmarkBadgerGet1MiB(b *testing.B) {
 	for _, l := range storeLayouts {
 		b.Run(l.name, func(b *testing.B) {
-			s, err := OpenBadgerStore(b.TempDir())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			s.fileMin = l.fileMin
+			s := openBenchStore(b, l.fileMin)
 			cids, datas := benchBlocks(64, 1<<20)
 			if err := s.PutBlocks(cids, datas); err != nil {
 				b.Fatal(err)
