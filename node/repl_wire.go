@@ -6,6 +6,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/chorus-data/chorus/internal/pbwire"
 	"github.com/chorus-data/chorus/replica"
 )
 
@@ -108,26 +109,12 @@ func (f *replFrame) marshal() []byte {
 
 func (f *replFrame) unmarshal(b []byte) error {
 	*f = replFrame{}
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+	r := pbwire.NewReader(b, errMalformed)
+	for {
+		num, typ, raw, v, ok := r.Next()
+		if !ok {
+			break
 		}
-		b = b[n:]
-		var v uint64
-		var raw []byte
-		switch typ {
-		case protowire.VarintType:
-			v, n = protowire.ConsumeVarint(b)
-		case protowire.BytesType:
-			raw, n = protowire.ConsumeBytes(b)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return fmt.Errorf("%w: field %d: %w", errMalformed, num, protowire.ParseError(n))
-		}
-		b = b[n:]
 		switch {
 		case num == 1 && typ == protowire.VarintType:
 			if v == 0 || v > uint64(replKindMax) {
@@ -184,6 +171,9 @@ func (f *replFrame) unmarshal(b []byte) error {
 		case num == 12 && typ == protowire.VarintType:
 			f.Count = v
 		}
+	}
+	if err := r.Err(); err != nil {
+		return err
 	}
 	if f.Kind == 0 {
 		return fmt.Errorf("%w: missing kind", errMalformed)

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/chorus-data/chorus/internal/pbwire"
 	"github.com/chorus-data/chorus/overlay"
 )
 
@@ -165,63 +166,42 @@ func dataLast(head []byte, num protowire.Number, data []byte) ([]byte, []byte) {
 
 func (q *rpcRequest) unmarshal(b []byte) error {
 	*q = rpcRequest{}
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+	r := pbwire.NewReader(b, errMalformed)
+	for {
+		num, typ, raw, v, ok := r.Next()
+		if !ok {
+			break
 		}
-		b = b[n:]
 		switch {
 		case num == fReqOp && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return fmt.Errorf("%w: op: %w", errMalformed, protowire.ParseError(n))
-			}
 			if v == 0 || v > uint64(opRingSample) {
 				return fmt.Errorf("%w: unknown op %d", errMalformed, v)
 			}
-			q.Op, b = op(v), b[n:]
+			q.Op = op(v)
 		case num == fReqCID && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return fmt.Errorf("%w: cid: %w", errMalformed, protowire.ParseError(n))
-			}
-			q.CID, b = v, b[n:]
+			q.CID = raw
 		case num == fReqData && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return fmt.Errorf("%w: data: %w", errMalformed, protowire.ParseError(n))
-			}
-			q.Data, b = v, b[n:]
+			q.Data = raw
 		case num == fReqName && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(v) > maxRPCString {
+			if len(raw) > maxRPCString {
 				return fmt.Errorf("%w: name", errMalformed)
 			}
-			q.Name, b = string(v), b[n:]
+			q.Name = string(raw)
 		case num == fReqVersion && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return fmt.Errorf("%w: version: %w", errMalformed, protowire.ParseError(n))
-			}
-			q.Version, b = v, b[n:]
+			q.Version = v
 		case num == fReqBlocks && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(q.Blocks) >= maxRPCBlocks {
+			if len(q.Blocks) >= maxRPCBlocks {
 				return fmt.Errorf("%w: blocks", errMalformed)
 			}
 			var blk rpcBlock
-			if err := blk.unmarshal(v); err != nil {
+			if err := blk.unmarshal(raw); err != nil {
 				return err
 			}
-			q.Blocks, b = append(q.Blocks, blk), b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return fmt.Errorf("%w: field %d: %w", errMalformed, num, protowire.ParseError(n))
-			}
-			b = b[n:]
+			q.Blocks = append(q.Blocks, blk)
 		}
+	}
+	if err := r.Err(); err != nil {
+		return err
 	}
 	if q.Op == 0 {
 		return fmt.Errorf("%w: missing op", errMalformed)
@@ -275,72 +255,55 @@ func (r *rpcResponse) marshalParts() (head, tail []byte) {
 
 func (r *rpcResponse) unmarshal(b []byte) error {
 	*r = rpcResponse{}
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: %w", errMalformed, protowire.ParseError(n))
+	fr := pbwire.NewReader(b, errMalformed)
+	for {
+		num, typ, raw, v, ok := fr.Next()
+		if !ok {
+			break
 		}
-		b = b[n:]
 		switch {
 		case num == fRespStatus && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 || v == 0 || v > uint64(statusError) {
+			if v == 0 || v > uint64(statusError) {
 				return fmt.Errorf("%w: status", errMalformed)
 			}
-			r.Status, b = status(v), b[n:]
+			r.Status = status(v)
 		case num == fRespErr && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(v) > maxRPCString {
+			if len(raw) > maxRPCString {
 				return fmt.Errorf("%w: error text", errMalformed)
 			}
-			r.Err, b = string(v), b[n:]
+			r.Err = string(raw)
 		case num == fRespData && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return fmt.Errorf("%w: data: %w", errMalformed, protowire.ParseError(n))
-			}
-			r.Data, b = v, b[n:]
+			r.Data = raw
 		case num == fRespHas && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return fmt.Errorf("%w: has: %w", errMalformed, protowire.ParseError(n))
-			}
-			r.Has, b = v != 0, b[n:]
+			r.Has = v != 0
 		case num == fRespVersions && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 || len(r.Versions) >= maxRPCVersions {
+			if len(r.Versions) >= maxRPCVersions {
 				return fmt.Errorf("%w: versions", errMalformed)
 			}
-			r.Versions, b = append(r.Versions, v), b[n:]
+			r.Versions = append(r.Versions, v)
 		case num == fRespNames && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(v) > maxRPCString || len(r.Names) >= maxRPCNames {
+			if len(raw) > maxRPCString || len(r.Names) >= maxRPCNames {
 				return fmt.Errorf("%w: names", errMalformed)
 			}
-			r.Names, b = append(r.Names, string(v)), b[n:]
+			r.Names = append(r.Names, string(raw))
 		case num == fRespBlocks && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(r.Blocks) >= maxRPCBlocks {
+			if len(r.Blocks) >= maxRPCBlocks {
 				return fmt.Errorf("%w: blocks", errMalformed)
 			}
 			var blk rpcBlock
-			if err := blk.unmarshal(v); err != nil {
+			if err := blk.unmarshal(raw); err != nil {
 				return err
 			}
-			r.Blocks, b = append(r.Blocks, blk), b[n:]
+			r.Blocks = append(r.Blocks, blk)
 		case num == fRespRing && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(v)%len(overlay.ID{}) != 0 || len(v) > maxRPCRunIDs*len(overlay.ID{}) || len(r.Ring) >= maxRPCRuns {
+			if len(raw)%len(overlay.ID{}) != 0 || len(raw) > maxRPCRunIDs*len(overlay.ID{}) || len(r.Ring) >= maxRPCRuns {
 				return fmt.Errorf("%w: ring run", errMalformed)
 			}
-			r.Ring, b = append(r.Ring, v), b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return fmt.Errorf("%w: field %d: %w", errMalformed, num, protowire.ParseError(n))
-			}
-			b = b[n:]
+			r.Ring = append(r.Ring, raw)
 		}
+	}
+	if err := fr.Err(); err != nil {
+		return err
 	}
 	if r.Status == 0 {
 		return fmt.Errorf("%w: missing status", errMalformed)
@@ -378,38 +341,23 @@ func appendBlock(b []byte, num protowire.Number, blk *rpcBlock) []byte {
 }
 
 func (blk *rpcBlock) unmarshal(b []byte) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("%w: block: %w", errMalformed, protowire.ParseError(n))
+	r := pbwire.NewReader(b, errMalformed)
+	for {
+		num, typ, raw, v, ok := r.Next()
+		if !ok {
+			break
 		}
-		b = b[n:]
 		switch {
 		case num == fBlockCID && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return fmt.Errorf("%w: block cid", errMalformed)
-			}
-			blk.CID, b = v, b[n:]
+			blk.CID = raw
 		case num == fBlockData && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return fmt.Errorf("%w: block data", errMalformed)
-			}
-			blk.Data, b = v, b[n:]
+			blk.Data = raw
 		case num == fBlockStatus && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 || v == 0 || v > uint64(statusError) {
+			if v == 0 || v > uint64(statusError) {
 				return fmt.Errorf("%w: block status", errMalformed)
 			}
-			blk.Status, b = status(v), b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return fmt.Errorf("%w: block field %d", errMalformed, num)
-			}
-			b = b[n:]
+			blk.Status = status(v)
 		}
 	}
-	return nil
+	return r.Err()
 }

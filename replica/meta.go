@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/chorus-data/chorus/internal/pbwire"
 )
 
 // Bounds of block metadata.
@@ -304,33 +306,26 @@ func (m Meta) MarshalBinary() ([]byte, error) {
 // UnmarshalMeta decodes and validates a Meta. Unknown fields are skipped.
 func UnmarshalMeta(b []byte) (Meta, error) {
 	var m Meta
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return Meta{}, fmt.Errorf("%w: %w", ErrBadMeta, protowire.ParseError(n))
+	r := pbwire.NewReader(b, ErrBadMeta)
+	for {
+		num, typ, raw, _, ok := r.Next()
+		if !ok {
+			break
 		}
-		b = b[n:]
-		if num == fieldMetaClaim && typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return Meta{}, fmt.Errorf("%w: claim: %w", ErrBadMeta, protowire.ParseError(n))
-			}
-			b = b[n:]
-			if len(m.Claims) >= MaxClaims {
-				return Meta{}, fmt.Errorf("%w: more than %d claims", ErrBadMeta, MaxClaims)
-			}
-			c, err := unmarshalClaim(v)
-			if err != nil {
-				return Meta{}, err
-			}
-			m.Claims = append(m.Claims, c)
+		if num != fieldMetaClaim || typ != protowire.BytesType {
 			continue
 		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return Meta{}, fmt.Errorf("%w: field %d: %w", ErrBadMeta, num, protowire.ParseError(n))
+		if len(m.Claims) >= MaxClaims {
+			return Meta{}, fmt.Errorf("%w: more than %d claims", ErrBadMeta, MaxClaims)
 		}
-		b = b[n:]
+		c, err := unmarshalClaim(raw)
+		if err != nil {
+			return Meta{}, err
+		}
+		m.Claims = append(m.Claims, c)
+	}
+	if err := r.Err(); err != nil {
+		return Meta{}, err
 	}
 	if err := m.Validate(); err != nil {
 		return Meta{}, err
@@ -340,44 +335,34 @@ func UnmarshalMeta(b []byte) (Meta, error) {
 
 func unmarshalClaim(b []byte) (Claim, error) {
 	var c Claim
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return Claim{}, fmt.Errorf("%w: %w", ErrBadMeta, protowire.ParseError(n))
+	r := pbwire.NewReader(b, ErrBadMeta)
+	for {
+		num, typ, raw, v, ok := r.Next()
+		if !ok {
+			break
 		}
-		b = b[n:]
 		switch {
 		case num == fieldClaimOwner && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(v) > MaxOwnerLen {
+			if len(raw) > MaxOwnerLen {
 				return Claim{}, fmt.Errorf("%w: owner", ErrBadMeta)
 			}
-			c.Owner, b = string(v), b[n:]
+			c.Owner = string(raw)
 		case num == fieldClaimSeq && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return Claim{}, fmt.Errorf("%w: seq", ErrBadMeta)
-			}
-			c.Seq, b = v, b[n:]
+			c.Seq = v
 		case num == fieldClaimReplicas && typ == protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 || v > MaxReplicas {
+			if v > MaxReplicas {
 				return Claim{}, fmt.Errorf("%w: replicas", ErrBadMeta)
 			}
-			c.Replicas, b = int(v), b[n:]
+			c.Replicas = int(v)
 		case num == fieldClaimZone && typ == protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 || len(v) > MaxZoneLen || len(c.Zones) >= MaxZones {
+			if len(raw) > MaxZoneLen || len(c.Zones) >= MaxZones {
 				return Claim{}, fmt.Errorf("%w: zone", ErrBadMeta)
 			}
-			c.Zones, b = append(c.Zones, string(v)), b[n:]
-		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
-			if n < 0 {
-				return Claim{}, fmt.Errorf("%w: field %d: %w", ErrBadMeta, num, protowire.ParseError(n))
-			}
-			b = b[n:]
+			c.Zones = append(c.Zones, string(raw))
 		}
+	}
+	if err := r.Err(); err != nil {
+		return Claim{}, err
 	}
 	return c, c.Validate()
 }

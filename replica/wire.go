@@ -7,6 +7,8 @@ import (
 	"github.com/ipfs/go-cid"
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/chorus-data/chorus/internal/pbwire"
+
 	"github.com/chorus-data/chorus/overlay"
 )
 
@@ -191,43 +193,6 @@ func appendRecord(b []byte, name string, version uint64, data []byte) []byte {
 	return b
 }
 
-// fieldReader walks the fields of one protobuf message.
-type fieldReader struct {
-	b   []byte
-	err error
-}
-
-// next returns the next field's number, type and raw value (for varint
-// and fixed64 fields the value is in v), or ok=false at the end or on
-// error.
-func (r *fieldReader) next() (num protowire.Number, typ protowire.Type, raw []byte, v uint64, ok bool) {
-	if r.err != nil || len(r.b) == 0 {
-		return 0, 0, nil, 0, false
-	}
-	num, typ, n := protowire.ConsumeTag(r.b)
-	if n < 0 {
-		r.err = fmt.Errorf("%w: %w", ErrMalformed, protowire.ParseError(n))
-		return 0, 0, nil, 0, false
-	}
-	r.b = r.b[n:]
-	switch typ {
-	case protowire.VarintType:
-		v, n = protowire.ConsumeVarint(r.b)
-	case protowire.Fixed64Type:
-		v, n = protowire.ConsumeFixed64(r.b)
-	case protowire.BytesType:
-		raw, n = protowire.ConsumeBytes(r.b)
-	default:
-		n = protowire.ConsumeFieldValue(num, typ, r.b)
-	}
-	if n < 0 {
-		r.err = fmt.Errorf("%w: field %d: %w", ErrMalformed, num, protowire.ParseError(n))
-		return 0, 0, nil, 0, false
-	}
-	r.b = r.b[n:]
-	return num, typ, raw, v, true
-}
-
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
@@ -243,9 +208,9 @@ func parseID(raw []byte) (overlay.ID, error) {
 
 func parseRef(b []byte) (overlay.NodeRef, error) {
 	var ref overlay.NodeRef
-	r := fieldReader{b: b}
+	r := pbwire.NewReader(b, ErrMalformed)
 	for {
-		num, typ, raw, _, ok := r.next()
+		num, typ, raw, _, ok := r.Next()
 		if !ok {
 			break
 		}
@@ -263,7 +228,7 @@ func parseRef(b []byte) (overlay.NodeRef, error) {
 			ref.Addr = string(raw)
 		}
 	}
-	return ref, r.err
+	return ref, r.Err()
 }
 
 func parseCID(raw []byte) (cid.Cid, error) {
@@ -279,9 +244,9 @@ func parseCID(raw []byte) (cid.Cid, error) {
 
 func parseRecord(b []byte, withData bool) (Record, error) {
 	var rec Record
-	r := fieldReader{b: b}
+	r := pbwire.NewReader(b, ErrMalformed)
 	for {
-		num, typ, raw, v, ok := r.next()
+		num, typ, raw, v, ok := r.Next()
 		if !ok {
 			break
 		}
@@ -300,8 +265,8 @@ func parseRecord(b []byte, withData bool) (Record, error) {
 			rec.Data = append([]byte(nil), raw...)
 		}
 	}
-	if r.err != nil {
-		return rec, r.err
+	if r.Err() != nil {
+		return rec, r.Err()
 	}
 	if rec.Name == "" {
 		return rec, malformed("record without a name")
@@ -311,9 +276,9 @@ func parseRecord(b []byte, withData bool) (Record, error) {
 
 func parseEntry(b []byte) (Entry, error) {
 	var e Entry
-	r := fieldReader{b: b}
+	r := pbwire.NewReader(b, ErrMalformed)
 	for {
-		num, typ, raw, v, ok := r.next()
+		num, typ, raw, v, ok := r.Next()
 		if !ok {
 			break
 		}
@@ -340,8 +305,8 @@ func parseEntry(b []byte) (Entry, error) {
 			e.Size = int64(v)
 		}
 	}
-	if r.err != nil {
-		return e, r.err
+	if r.Err() != nil {
+		return e, r.Err()
 	}
 	if e.CID.Defined() == (e.Name != "") {
 		return e, malformed("an entry names either a block or a record")
@@ -356,9 +321,9 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: %d bytes", ErrMessageTooLarge, len(b))
 	}
 	entries := 0
-	r := fieldReader{b: b}
+	r := pbwire.NewReader(b, ErrMalformed)
 	for {
-		num, typ, raw, v, ok := r.next()
+		num, typ, raw, v, ok := r.Next()
 		if !ok {
 			break
 		}
@@ -404,9 +369,9 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 				return malformed("more than %d leaves", MaxParts)
 			}
 			var l Leaf
-			lr := fieldReader{b: raw}
+			lr := pbwire.NewReader(raw, ErrMalformed)
 			for {
-				ln, lt, lraw, lv, ok := lr.next()
+				ln, lt, lraw, lv, ok := lr.Next()
 				if !ok {
 					break
 				}
@@ -427,8 +392,8 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 					l.Entries = append(l.Entries, e)
 				}
 			}
-			if lr.err != nil {
-				return lr.err
+			if lr.Err() != nil {
+				return lr.Err()
 			}
 			m.Leaves = append(m.Leaves, l)
 		case num == fMetas && typ == protowire.BytesType:
@@ -436,9 +401,9 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 				return malformed("more than %d metas", MaxItems)
 			}
 			var bm BlockMeta
-			mr := fieldReader{b: raw}
+			mr := pbwire.NewReader(raw, ErrMalformed)
 			for {
-				mn, mt, mraw, _, ok := mr.next()
+				mn, mt, mraw, _, ok := mr.Next()
 				if !ok {
 					break
 				}
@@ -453,8 +418,8 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 					}
 				}
 			}
-			if mr.err != nil {
-				return mr.err
+			if mr.Err() != nil {
+				return mr.Err()
 			}
 			if !bm.CID.Defined() {
 				return malformed("meta without a cid")
@@ -492,8 +457,8 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 			return err
 		}
 	}
-	if r.err != nil {
-		return r.err
+	if r.Err() != nil {
+		return r.Err()
 	}
 	if m.Type == 0 {
 		return malformed("missing type")
