@@ -47,6 +47,10 @@ type MaterializeOptions struct {
 	// Run again with the same key, Materialize keeps every chunk already
 	// there that still verifies and fetches only the rest.
 	ResumeKey string
+	// Recycle, when set, is handed each chunk's bytes once they have been
+	// written, when Materialize holds them no more: get may lend buffers
+	// and take them back here.
+	Recycle func(data []byte)
 }
 
 // Materialize writes the dataset of manifest m at dest, fetching chunks
@@ -91,6 +95,7 @@ func Materialize(m *Manifest, dest string, opts MaterializeOptions, get func(c c
 		keep = resumable(m, partial)
 	}
 	f := startFetch(m, workers, opts.MaxBytes, opts.Verified, keep, get)
+	f.recycle = opts.Recycle
 	defer f.close()
 	switch {
 	case m.Single && fresh && partial != "":
@@ -293,6 +298,13 @@ func finishFile(out *os.File, e *Entry, from int, sync bool, f *fetcher) error {
 		if err != nil {
 			return err
 		}
+		var rest int64
+		for _, c := range e.Chunks[from:] {
+			rest += c.Size
+		}
+		if err := preallocate(out, off, rest); err != nil {
+			return err
+		}
 		var pending int64 // bytes written since the last writeback hint
 		for range e.Chunks[from:] {
 			data, err := f.next()
@@ -300,6 +312,9 @@ func finishFile(out *os.File, e *Entry, from int, sync bool, f *fetcher) error {
 				return err
 			}
 			_, err = out.Write(data)
+			if f.recycle != nil {
+				f.recycle(data)
+			}
 			f.release()
 			if err != nil {
 				return err
@@ -373,6 +388,9 @@ type fetcher struct {
 	wg      sync.WaitGroup
 	budget  *byteBudget
 	held    int64 // size of the chunk last returned by next
+	// recycle takes back the bytes of a chunk that has been written
+	// (MaterializeOptions.Recycle); nil to leave them to the collector.
+	recycle func([]byte)
 }
 
 // pending is one chunk fetch; data and err are set before done closes.
