@@ -34,20 +34,29 @@ func (n *Node) serveBlock(_ peer.ID, req *rpcRequest) *rpcResponse {
 	switch req.Op {
 	case opBlockPut:
 		// The store verifies the bytes against the CID before writing and
-		// syncs before returning: the OK below is a durable ack.
+		// syncs before returning: the OK below is a durable ack. It keeps
+		// no reference to them, so their buffer can be used again.
+		resp := &rpcResponse{Status: statusOK}
 		if err := n.store.PutBlock(c, req.Data); err != nil {
-			return errStatus(statusBadRequest, err)
+			resp = errStatus(statusBadRequest, err)
 		}
-		return &rpcResponse{Status: statusOK}
+		if req.ownData {
+			resp.release = append(resp.release, req.Data)
+		}
+		return resp
 	case opBlockGet:
-		data, err := n.store.GetBlock(c)
+		data, pooled, err := n.store.getBlock(c)
 		if errors.Is(err, replica.ErrNotFound) {
 			return &rpcResponse{Status: statusNotFound}
 		}
 		if err != nil {
 			return errStatus(statusError, err)
 		}
-		return &rpcResponse{Status: statusOK, Data: data}
+		resp := &rpcResponse{Status: statusOK, Data: data}
+		if pooled {
+			resp.release = append(resp.release, data)
+		}
+		return resp
 	case opBlockHas:
 		has, err := n.store.HasBlock(c)
 		if err != nil {
@@ -95,7 +104,7 @@ func (n *Node) serveGetMany(req *rpcRequest) *rpcResponse {
 			out.Blocks[i].Status = statusBadRequest
 			continue
 		}
-		data, err := n.store.GetBlock(c)
+		data, pooled, err := n.store.getBlock(c)
 		switch {
 		case errors.Is(err, replica.ErrNotFound):
 			out.Blocks[i].Status = statusNotFound
@@ -104,6 +113,9 @@ func (n *Node) serveGetMany(req *rpcRequest) *rpcResponse {
 		default:
 			budget -= len(data)
 			out.Blocks[i] = rpcBlock{Status: statusOK, Data: data}
+			if pooled {
+				out.release = append(out.release, data)
+			}
 		}
 	}
 	return out

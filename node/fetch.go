@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -68,12 +69,27 @@ func (n *Node) Fetch(ctx context.Context, name string, version uint64, dest stri
 		}
 	}
 	progress := newProgressMeter(ctx, m.TotalSize)
-	err = dataset.Materialize(m, dest, dataset.MaterializeOptions{Force: force, Workers: fetchWorkers, MaxBytes: fetchWindowBytes, Verified: true, ResumeKey: rec.Manifest.String()}, func(c cid.Cid) ([]byte, error) {
-		data, err := n.getBlock(ctx, c, sizes[c], stats)
-		if err == nil {
-			progress.add(int64(len(data)))
+	// Blocks that arrive in buffers of their own go back to the pool once
+	// written; owned remembers which those are.
+	var owned sync.Map // *byte (a block's first byte) → struct{}
+	recycle := func(data []byte) {
+		if len(data) > 0 {
+			if _, ok := owned.LoadAndDelete(&data[0]); ok {
+				putBuf(data)
+			}
 		}
-		return data, err
+	}
+	opts := dataset.MaterializeOptions{Force: force, Workers: fetchWorkers, MaxBytes: fetchWindowBytes, Verified: true, ResumeKey: rec.Manifest.String(), Recycle: recycle}
+	err = dataset.Materialize(m, dest, opts, func(c cid.Cid) ([]byte, error) {
+		r, err := n.getBlockOwned(ctx, c, sizes[c], stats)
+		if err != nil {
+			return nil, err
+		}
+		if r.own && len(r.data) > 0 {
+			owned.Store(&r.data[0], struct{}{})
+		}
+		progress.add(int64(len(r.data)))
+		return r.data, nil
 	})
 	progress.finish()
 	if errors.Is(err, dataset.ErrDestExists) {
@@ -93,9 +109,16 @@ func (n *Node) Fetch(ctx context.Context, name string, version uint64, dest stri
 // from this node's store or from the best live holder among the successors
 // of its key.
 func (n *Node) getBlock(ctx context.Context, c cid.Cid, size int64, stats *sourceStats) ([]byte, error) {
-	if data, err := n.store.GetBlock(c); err == nil {
+	r, err := n.getBlockOwned(ctx, c, size, stats)
+	return r.data, err
+}
+
+// getBlockOwned is getBlock that also says whether the bytes are in a
+// buffer of their own (pipeResult.own), for a caller that recycles it.
+func (n *Node) getBlockOwned(ctx context.Context, c cid.Cid, size int64, stats *sourceStats) (pipeResult, error) {
+	if data, pooled, err := n.store.getBlock(c); err == nil {
 		stats.add(n.host.ID(), len(data)) // served by this node's own store
-		return data, nil
+		return pipeResult{data: data, own: pooled}, nil
 	}
 	// A holder that answers "not found" or sends a bad block is done with;
 	// after a round of transient failures (a reset stream, a timeout) the
@@ -106,7 +129,7 @@ func (n *Node) getBlock(ctx context.Context, c cid.Cid, size int64, stats *sourc
 		if round > 0 {
 			select {
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return pipeResult{}, ctx.Err()
 			case <-time.After(time.Duration(round) * 200 * time.Millisecond):
 			}
 		}
@@ -131,7 +154,7 @@ func (n *Node) getBlock(ctx context.Context, c cid.Cid, size int64, stats *sourc
 			return data, nil
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return pipeResult{}, ctx.Err()
 		}
 		errs = append(errs, err)
 		for _, p := range holders {
@@ -146,9 +169,9 @@ func (n *Node) getBlock(ctx context.Context, c cid.Cid, size int64, stats *sourc
 		}
 	}
 	if len(errs) == 0 {
-		return nil, fmt.Errorf("block %s: %w on any live replica", c, replica.ErrNotFound)
+		return pipeResult{}, fmt.Errorf("block %s: %w on any live replica", c, replica.ErrNotFound)
 	}
-	return nil, fmt.Errorf("block %s: no replica had a good copy: %w", c, errors.Join(errs...))
+	return pipeResult{}, fmt.Errorf("block %s: no replica had a good copy: %w", c, errors.Join(errs...))
 }
 
 // transient reports whether err may go away when asked again: anything but

@@ -45,19 +45,28 @@ const coalesceBytes = 4 << 10
 
 // readFrame reads one uvarint-length-prefixed frame of at most max bytes.
 func readFrame(r *bufio.Reader, max int) ([]byte, error) {
-	size, err := binary.ReadUvarint(r)
+	size, err := readFrameSize(r, max)
 	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, io.EOF
-		}
-		return nil, fmt.Errorf("read frame header: %w", err)
-	}
-	if size > uint64(max) {
-		return nil, fmt.Errorf("%w: %d > %d bytes", errFrameTooLarge, size, max)
+		return nil, err
 	}
 	buf := make([]byte, size)
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, fmt.Errorf("read frame body: %w", err)
 	}
 	return buf, nil
+}
+
+// readFrameSize reads a frame's length prefix and checks it against max.
+func readFrameSize(r *bufio.Reader, max int) (int, error) {
+	size, err := binary.ReadUvarint(r)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return 0, io.EOF
+		}
+		return 0, fmt.Errorf("read frame header: %w", err)
+	}
+	if size > uint64(max) {
+		return 0, fmt.Errorf("%w: %d > %d bytes", errFrameTooLarge, size, max)
+	}
+	return int(size), nil
 }

@@ -65,7 +65,7 @@ func TestLyingPeerIsNeverTrusted(t *testing.T) {
 			reader = n
 		}
 	}
-	if _, err := reader.pipeTo(holder.ID()).do(&pipeOp{ctx: ctx, op: opBlockGet, c: fileCID}); !errors.Is(err, errBadBlock) {
+	if err := reader.pipeTo(holder.ID()).do(&pipeOp{ctx: ctx, op: opBlockGet, c: fileCID}).err; !errors.Is(err, errBadBlock) {
 		t.Fatalf("get from a liar: %v, want errBadBlock", err)
 	}
 	dest := filepath.Join(t.TempDir(), "out")

@@ -39,8 +39,12 @@ type pipeOp struct {
 	done chan pipeResult
 }
 
+// pipeResult is an operation's outcome: a get's verified bytes, and
+// whether they are in a buffer of their own from getBuf that the caller may
+// recycle with putBuf once done with it.
 type pipeResult struct {
 	data []byte
+	own  bool
 	err  error
 }
 
@@ -87,7 +91,7 @@ func (n *Node) pipeTo(p peer.ID) *peerPipe {
 }
 
 // do queues o and waits for its result.
-func (pp *peerPipe) do(o *pipeOp) ([]byte, error) {
+func (pp *peerPipe) do(o *pipeOp) pipeResult {
 	o.done = make(chan pipeResult, 1)
 	pp.mu.Lock()
 	pp.queue = append(pp.queue, o)
@@ -96,9 +100,9 @@ func (pp *peerPipe) do(o *pipeOp) ([]byte, error) {
 	pp.mu.Unlock()
 	select {
 	case r := <-o.done:
-		return r.data, r.err
+		return r
 	case <-o.ctx.Done():
-		return nil, o.ctx.Err()
+		return pipeResult{err: o.ctx.Err()}
 	}
 }
 
@@ -204,6 +208,7 @@ func (pp *peerPipe) exchange(batch []*pipeOp, total int64) []pipeResult {
 	}
 	if len(batch) == 1 {
 		out[0] = pp.result(first, resp.Status, resp.Data, resp.Err)
+		out[0].own = resp.ownData && out[0].err == nil && out[0].data != nil
 		return out
 	}
 	if resp.Status != statusOK {

@@ -57,7 +57,7 @@ func BenchmarkPipeGet1MiB(b *testing.B) {
 	pp := a.pipeTo(h.host.ID())
 	runPipe(b, func(i int) error {
 		c := cids[i%len(cids)]
-		_, err := pp.do(&pipeOp{ctx: context.Background(), op: opBlockGet, c: c, size: 1 << 20})
+		err := pp.do(&pipeOp{ctx: context.Background(), op: opBlockGet, c: c, size: 1 << 20}).err
 		return err
 	})
 }
@@ -70,7 +70,7 @@ func BenchmarkPipePut1MiB(b *testing.B) {
 	pp := a.pipeTo(h.host.ID())
 	runPipe(b, func(i int) error {
 		k := i % len(cids)
-		_, err := pp.do(&pipeOp{ctx: context.Background(), op: opBlockPut, c: cids[k], data: datas[k]})
+		err := pp.do(&pipeOp{ctx: context.Background(), op: opBlockPut, c: cids[k], data: datas[k]}).err
 		return err
 	})
 }

@@ -179,8 +179,7 @@ func (n *Node) storeBlock(ctx context.Context, c cid.Cid, data []byte, r int) er
 				continue
 			}
 			go func() {
-				_, err := n.pipeTo(p).do(&pipeOp{ctx: ctx, op: opBlockPut, c: c, data: data})
-				results <- err
+				results <- n.pipeTo(p).do(&pipeOp{ctx: ctx, op: opBlockPut, c: c, data: data}).err
 			}()
 		}
 		for range batch {

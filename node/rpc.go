@@ -48,14 +48,17 @@ func roundTrip(ctx context.Context, h host.Host, to peer.ID, proto protocol.ID, 
 	// its side) before our half-close arrives; a failed CloseWrite is then
 	// harmless and the answer is still there to read.
 	_ = s.CloseWrite()
-	b, err := readFrame(bufio.NewReader(s), maxResp)
+	head, data, err := readSplitFrame(bufio.NewReader(s), maxResp, fRespData)
 	if err != nil {
 		_ = s.Reset()
 		return nil, false, fmt.Errorf("read answer from %s: %w", to, err)
 	}
 	resp = new(rpcResponse)
-	if err := resp.unmarshal(b); err != nil {
+	if err := resp.unmarshal(head); err != nil {
 		return nil, true, fmt.Errorf("answer from %s: %w", to, err)
+	}
+	if data != nil {
+		resp.Data, resp.ownData = data, true
 	}
 	return resp, true, nil
 }
@@ -64,20 +67,28 @@ func roundTrip(ctx context.Context, h host.Host, to peer.ID, proto protocol.ID, 
 func (n *Node) serve(s network.Stream, maxReq int, handle func(from peer.ID, req *rpcRequest) *rpcResponse) {
 	defer s.Close()
 	_ = s.SetDeadline(deadlineIn(n.cfg.RPCTimeout * 4))
-	b, err := readFrame(bufio.NewReader(s), maxReq)
+	head, data, err := readSplitFrame(bufio.NewReader(s), maxReq, fReqData)
 	if err != nil {
 		_ = s.Reset()
 		return
 	}
 	var req rpcRequest
 	var resp *rpcResponse
-	if err := req.unmarshal(b); err != nil {
+	if err := req.unmarshal(head); err != nil {
 		resp = &rpcResponse{Status: statusBadRequest, Err: err.Error()}
 	} else {
+		if data != nil {
+			req.Data, req.ownData = data, true
+		}
 		resp = handle(s.Conn().RemotePeer(), &req)
 	}
 	if err := writeFrame(s, pair(resp.marshalParts())...); err != nil {
 		_ = s.Reset()
+	}
+	// The stream has copied what it sends: the buffers the handler is done
+	// with can be used again.
+	for _, b := range resp.release {
+		putBuf(b)
 	}
 }
 

@@ -54,6 +54,10 @@ type rpcRequest struct {
 	// Blocks carries the blocks of opBlockPutMany (CID and data) and the
 	// CIDs of opBlockGetMany (data empty).
 	Blocks []rpcBlock
+
+	// ownData says Data is a buffer of its own from getBuf (received
+	// apart from the rest of the frame), which the handler may recycle.
+	ownData bool
 }
 
 // rpcBlock is one block of a batched request or response.
@@ -77,6 +81,13 @@ type rpcResponse struct {
 	// Ring answers opRingSample: runs of ring IDs in ring order, each the
 	// 32-byte IDs concatenated, with no node missing between neighbours.
 	Ring [][]byte
+
+	// ownData says Data is a buffer of its own from getBuf, which the
+	// receiver may recycle with putBuf once done with it.
+	ownData bool
+	// release lists buffers (from getBuf) that the server recycles once
+	// this response has been written.
+	release [][]byte
 }
 
 // Field numbers of the wire encoding.

@@ -229,16 +229,15 @@ func (s *sourceStats) list() []SourceInfo {
 }
 
 type sourceResult struct {
-	p    peer.ID
-	data []byte
-	err  error
+	p peer.ID
+	pipeResult
 }
 
 // fetchFromHolders gets block c (size bytes, 0 if unknown) from the best of
 // holders, moving on when a holder fails or lies, and asking a second
 // holder too when the first is slow (a hedged request). The first verified
 // copy wins.
-func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Cid, size int64, stats *sourceStats) ([]byte, error) {
+func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Cid, size int64, stats *sourceStats) (pipeResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	tried := make(map[peer.ID]bool)
@@ -262,13 +261,12 @@ func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Ci
 		current = p
 		hedgeAfter = n.hedgeDelay(p, size)
 		go func() {
-			data, err := n.pipeTo(p).do(&pipeOp{ctx: ctx, op: opBlockGet, c: c, size: size})
-			results <- sourceResult{p, data, err}
+			results <- sourceResult{p, n.pipeTo(p).do(&pipeOp{ctx: ctx, op: opBlockGet, c: c, size: size})}
 		}()
 		return true
 	}
 	if !launch() {
-		return nil, fmt.Errorf("block %s: no holder to ask: %w", c, replica.ErrNotFound)
+		return pipeResult{}, fmt.Errorf("block %s: no holder to ask: %w", c, replica.ErrNotFound)
 	}
 	hedge := time.NewTimer(hedgeAfter)
 	defer hedge.Stop()
@@ -279,7 +277,7 @@ func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Ci
 			inflight--
 			if r.err == nil {
 				stats.add(r.p, len(r.data))
-				return r.data, nil
+				return r.pipeResult, nil
 			}
 			errs = append(errs, r.err)
 			if inflight == 0 {
@@ -295,8 +293,8 @@ func (n *Node) fetchFromHolders(ctx context.Context, holders []peer.ID, c cid.Ci
 			}
 			launch()
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return pipeResult{}, ctx.Err()
 		}
 	}
-	return nil, errors.Join(errs...)
+	return pipeResult{}, errors.Join(errs...)
 }

@@ -223,35 +223,43 @@ func (s *BadgerStore) PutBlock(c cid.Cid, data []byte) error {
 
 // GetBlock returns the bytes of c, verified against c (ErrCorrupt if not).
 func (s *BadgerStore) GetBlock(c cid.Cid) ([]byte, error) {
+	data, _, err := s.getBlock(c)
+	return data, err
+}
+
+// getBlock is GetBlock that also says whether the bytes are in a buffer
+// of their own from getBuf (a block file's), which the caller may recycle
+// with putBuf once done with it.
+func (s *BadgerStore) getBlock(c cid.Cid) (data []byte, pooled bool, err error) {
 	dk, _, err := blockKeys(c)
 	if err != nil {
-		return nil, fmt.Errorf("get block: %w", err)
+		return nil, false, fmt.Errorf("get block: %w", err)
 	}
 	data, inFile, sum, err := s.getIndexed(dk)
 	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, fmt.Errorf("get block %s: %w", c, replica.ErrNotFound)
+		return nil, false, fmt.Errorf("get block %s: %w", c, replica.ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get block %s: %w", c, err)
+		return nil, false, fmt.Errorf("get block %s: %w", c, err)
 	}
 	if inFile {
-		if data, err = s.readFile(c, dk); err != nil {
-			return nil, fmt.Errorf("get block: %w", err)
+		if data, pooled, err = s.readFile(c, dk); err != nil {
+			return nil, false, fmt.Errorf("get block: %w", err)
 		}
 		// The bytes were checked against the CID when they were put; the
 		// checksum taken then shows they are still those bytes. Anything
 		// else (no checksum, a mismatch) gets the full check below.
 		if sum != nil && fileChecksum(data) == binary.BigEndian.Uint32(sum) {
-			return data, nil
+			return data, pooled, nil
 		}
 	}
 	if data == nil {
 		data = []byte{}
 	}
 	if err := replica.VerifyBlock(c, data); err != nil {
-		return nil, fmt.Errorf("get block: %w", err)
+		return nil, false, fmt.Errorf("get block: %w", err)
 	}
-	return data, nil
+	return data, pooled, nil
 }
 
 // getIndexed reads the data entry dk: the block's bytes, or inFile when
@@ -279,26 +287,26 @@ func (s *BadgerStore) getIndexed(dk []byte) (data []byte, inFile bool, sum []byt
 // readFile reads the file of c, whose data entry dk said it was in a file.
 // A file that is missing because the block was deleted meanwhile means
 // ErrNotFound; missing while the index still names it, ErrCorrupt.
-func (s *BadgerStore) readFile(c cid.Cid, dk []byte) ([]byte, error) {
-	data, err := s.files.read(c)
+func (s *BadgerStore) readFile(c cid.Cid, dk []byte) (data []byte, pooled bool, err error) {
+	data, err = s.files.read(c)
 	if !errors.Is(err, fs.ErrNotExist) {
-		return data, err
+		return data, err == nil, err
 	}
 	_, inFile, _, ierr := s.getIndexed(dk)
 	switch {
 	case errors.Is(ierr, badger.ErrKeyNotFound):
-		return nil, fmt.Errorf("block %s: %w", c, replica.ErrNotFound)
+		return nil, false, fmt.Errorf("block %s: %w", c, replica.ErrNotFound)
 	case ierr != nil:
-		return nil, fmt.Errorf("block %s: %w", c, ierr)
+		return nil, false, fmt.Errorf("block %s: %w", c, ierr)
 	case inFile:
-		return nil, fmt.Errorf("block %s: file missing: %w", c, replica.ErrCorrupt)
+		return nil, false, fmt.Errorf("block %s: file missing: %w", c, replica.ErrCorrupt)
 	}
 	// Rewritten inline meanwhile: read again.
 	data, _, _, ierr = s.getIndexed(dk)
 	if ierr != nil {
-		return nil, fmt.Errorf("block %s: %w", c, ierr)
+		return nil, false, fmt.Errorf("block %s: %w", c, ierr)
 	}
-	return data, nil
+	return data, false, nil
 }
 
 // HasBlock reports whether c is held.

@@ -177,7 +177,7 @@ func (f *blockFiles) makeShard(shard byte) error {
 }
 
 // read returns the bytes of c's file (an error wrapping fs.ErrNotExist
-// when there is none).
+// when there is none), in a buffer from getBuf that the caller owns.
 func (f *blockFiles) read(c cid.Cid) ([]byte, error) {
 	file, err := os.Open(f.path(c))
 	if err != nil {
@@ -194,7 +194,7 @@ func (f *blockFiles) read(c cid.Cid) ([]byte, error) {
 	if fi.Size() > dataset.MaxBlockSize {
 		return nil, fmt.Errorf("block file %s: %d bytes: %w", c, fi.Size(), replica.ErrCorrupt)
 	}
-	data := make([]byte, fi.Size())
+	data := getBuf(int(fi.Size()))
 	if _, err := io.ReadFull(file, data); err != nil {
 		return nil, fmt.Errorf("block file %s: %w", c, err)
 	}
