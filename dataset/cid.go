@@ -9,7 +9,7 @@ import (
 	"github.com/chorus-data/chorus/overlay"
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
-	"lukechampine.com/blake3"
+	"github.com/zeebo/blake3"
 )
 
 // MaxBlockSize is the largest block (chunk or manifest) Chorus stores.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
-	"lukechampine.com/blake3"
+	"github.com/zeebo/blake3"
 )
 
 func TestBlockCIDKnownVector(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
-	"lukechampine.com/blake3"
+	"github.com/zeebo/blake3"
 )
 
 // BlockKeySize is the length in bytes of a block's ring key.
