@@ -199,11 +199,45 @@ func TestDecodeManifestRejectsNonCanonical(t *testing.T) {
 	}
 }
 
+// mixedHashManifest returns a manifest whose file has a sha2-256 chunk (as
+// published before the switch to blake3) and a blake3 one.
+func mixedHashManifest(t testing.TB) *Manifest {
+	old, cur := []byte("old chunk"), []byte("new chunk")
+	return &Manifest{Entries: []Entry{{
+		Path: "f", Type: File, Mode: 0o644, Size: int64(len(old) + len(cur)),
+		Chunks: []Chunk{
+			{CID: sha256CID(t, old), Size: int64(len(old))},
+			{CID: BlockCID(cur), Size: int64(len(cur))},
+		},
+	}}}
+}
+
+func TestManifestMixedHashes(t *testing.T) {
+	m := mixedHashManifest(t)
+	b, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeManifest(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, m) {
+		t.Fatalf("round trip: got %+v, want %+v", got, m)
+	}
+	for _, c := range got.Entries[0].Chunks {
+		if err := CheckCID(c.CID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func FuzzDecodeManifest(f *testing.F) {
 	for _, m := range []*Manifest{
 		sampleManifest(),
 		{},
 		{Single: true, Entries: []Entry{fileEntry("f", 1, 2)}},
+		mixedHashManifest(f),
 	} {
 		b, err := m.Encode()
 		if err != nil {

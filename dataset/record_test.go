@@ -27,7 +27,9 @@ func sampleRecord() *VersionRecord {
 
 func TestRecordRoundTrip(t *testing.T) {
 	minimal := &VersionRecord{Name: "a", Version: 1, Manifest: BlockCID(nil), Replicas: 1}
-	for _, r := range []*VersionRecord{sampleRecord(), minimal} {
+	// Versions published before the switch to blake3 name a sha2-256 manifest.
+	old := &VersionRecord{Name: "a", Version: 1, Manifest: sha256CID(t, []byte("manifest")), Replicas: 1}
+	for _, r := range []*VersionRecord{sampleRecord(), minimal, old} {
 		b, err := r.Encode()
 		if err != nil {
 			t.Fatal(err)
@@ -108,6 +110,9 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add(good)
 	min, _ := (&VersionRecord{Name: "a", Version: 1, Manifest: BlockCID(nil), Replicas: 1}).Encode()
 	f.Add(min)
+	// A record written before the switch to blake3 names a sha2-256 manifest.
+	old, _ := (&VersionRecord{Name: "a", Version: 1, Manifest: sha256CID(f, []byte("manifest")), Replicas: 1}).Encode()
+	f.Add(old)
 	f.Add([]byte{0x0a, 0x01, 'a'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeRecord(b)

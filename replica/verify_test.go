@@ -19,6 +19,31 @@ func cidOf(t testing.TB, data []byte, code uint64, codec uint64) cid.Cid {
 	return cid.NewCidV1(codec, mh)
 }
 
+// cidOfLen returns the CIDv1 raw of data hashed with code to a digest of
+// length bytes.
+func cidOfLen(t testing.TB, data []byte, code uint64, length int) cid.Cid {
+	t.Helper()
+	mh, err := multihash.Sum(data, code, length)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cid.NewCidV1(cid.Raw, mh)
+}
+
+// cidAs returns c with its digest relabelled as made by code.
+func cidAs(t testing.TB, c cid.Cid, code uint64) cid.Cid {
+	t.Helper()
+	dec, err := multihash.Decode(c.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mh, err := multihash.Encode(dec.Digest, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cid.NewCidV1(c.Type(), mh)
+}
+
 func TestVerifyBlock(t *testing.T) {
 	data := []byte("block bytes")
 	tests := []struct {
@@ -35,6 +60,14 @@ func TestVerifyBlock(t *testing.T) {
 		{"one bit flipped", cidOf(t, data, multihash.SHA2_256, cid.Raw), []byte("block bytet"), true, true},
 		{"truncated", cidOf(t, data, multihash.SHA2_256, cid.Raw), data[:5], true, true},
 		{"sha512 mismatch", cidOf(t, data, multihash.SHA2_512, cid.Raw), []byte("x"), true, true},
+		{"blake3 match", cidOf(t, data, multihash.BLAKE3, cid.Raw), data, false, false},
+		{"blake3 empty match", cidOf(t, nil, multihash.BLAKE3, cid.Raw), nil, false, false},
+		{"blake3 one bit flipped", cidOf(t, data, multihash.BLAKE3, cid.Raw), []byte("block bytet"), true, true},
+		{"blake3 truncated", cidOf(t, data, multihash.BLAKE3, cid.Raw), data[:5], true, true},
+		{"blake3 64-byte match", cidOfLen(t, data, multihash.BLAKE3, 64), data, false, false},
+		{"blake3 64-byte mismatch", cidOfLen(t, data, multihash.BLAKE3, 64), []byte("x"), true, true},
+		{"sha256 digest as blake3", cidAs(t, cidOf(t, data, multihash.SHA2_256, cid.Raw), multihash.BLAKE3), data, true, true},
+		{"blake3 digest as sha256", cidAs(t, cidOf(t, data, multihash.BLAKE3, cid.Raw), multihash.SHA2_256), data, true, true},
 		{"undefined cid", cid.Undef, data, true, false},
 	}
 	for _, tc := range tests {
@@ -58,6 +91,11 @@ func TestBlockKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b3 := cidOf(t, data, multihash.BLAKE3, cid.Raw)
+	b3dec, err := multihash.Decode(b3.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name    string
 		c       cid.Cid
@@ -66,7 +104,9 @@ func TestBlockKey(t *testing.T) {
 	}{
 		{"raw sha256", raw, dec.Digest, false},
 		{"dag-pb sha256 same key", pb, dec.Digest, false},
+		{"raw blake3", b3, b3dec.Digest, false},
 		{"sha512 refused", cidOf(t, data, multihash.SHA2_512, cid.Raw), nil, true},
+		{"blake3 64-byte refused", cidOfLen(t, data, multihash.BLAKE3, 64), nil, true},
 		{"undefined refused", cid.Undef, nil, true},
 	}
 	for _, tc := range tests {
@@ -98,16 +138,27 @@ func TestBlockKey(t *testing.T) {
 }
 
 // FuzzVerifyBlock checks that VerifyBlock never panics on arbitrary CID
-// bytes and accepts exactly the bytes a sha2-256 CID was made from.
+// bytes and accepts exactly the bytes a sha2-256 or blake3 CID was made
+// from.
 func FuzzVerifyBlock(f *testing.F) {
 	f.Add([]byte("hello"), []byte("hello"))
 	f.Add([]byte(""), []byte("x"))
 	f.Add([]byte("abc"), []byte("abd"))
+	// Longer than one blake3 chunk (1 KiB), so the tree path runs.
+	long := bytes.Repeat([]byte("chorus"), 400)
+	f.Add(long, long)
+	f.Add(long, long[:len(long)-1])
+	// CID bytes as given: CIDv1 raw blake3 and sha2-256 of "hello".
+	for _, code := range []uint64{multihash.BLAKE3, multihash.SHA2_256} {
+		f.Add([]byte("hello"), cidOf(f, []byte("hello"), code, cid.Raw).Bytes())
+	}
 	f.Fuzz(func(t *testing.T, made, given []byte) {
-		c := cidOf(t, made, multihash.SHA2_256, cid.Raw)
-		err := replica.VerifyBlock(c, given)
-		if bytes.Equal(made, given) != (err == nil) {
-			t.Fatalf("VerifyBlock(cid(%q), %q) = %v", made, given, err)
+		for _, code := range []uint64{multihash.SHA2_256, multihash.BLAKE3} {
+			c := cidOf(t, made, code, cid.Raw)
+			err := replica.VerifyBlock(c, given)
+			if bytes.Equal(made, given) != (err == nil) {
+				t.Fatalf("VerifyBlock(cid 0x%x(%q), %q) = %v", code, made, given, err)
+			}
 		}
 		// Arbitrary bytes as a CID must not panic.
 		if c2, err := cid.Cast(given); err == nil {

@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) replica.Store) {
 		{"BlockRoundTrip", testBlockRoundTrip},
 		{"PutRejectsBadBytes", testPutRejectsBadBytes},
 		{"PutRejectsBadCID", testPutRejectsBadCID},
+		{"BothHashFunctions", testBothHashFunctions},
 		{"PutIdempotent", testPutIdempotent},
 		{"DeleteMissing", testDeleteMissing},
 		{"CopySemantics", testCopySemantics},
@@ -60,10 +61,23 @@ func Run(t *testing.T, open func(t *testing.T) replica.Store) {
 	}
 }
 
-// Block makes a CIDv1 raw sha2-256 block of data.
+// Block makes a CIDv1 raw sha2-256 block of data, the kind of CID Chorus
+// wrote before it switched to blake3 (stores still hold and accept them).
 func Block(t testing.TB, data []byte) cid.Cid {
 	t.Helper()
-	mh, err := multihash.Sum(data, multihash.SHA2_256, -1)
+	return blockWith(t, data, multihash.SHA2_256)
+}
+
+// BlockBLAKE3 makes a CIDv1 raw blake3 (32-byte digest) block of data, the
+// kind of CID Chorus writes now.
+func BlockBLAKE3(t testing.TB, data []byte) cid.Cid {
+	t.Helper()
+	return blockWith(t, data, multihash.BLAKE3)
+}
+
+func blockWith(t testing.TB, data []byte, code uint64) cid.Cid {
+	t.Helper()
+	mh, err := multihash.Sum(data, code, -1)
 	if err != nil {
 		t.Fatalf("multihash: %v", err)
 	}
@@ -171,6 +185,53 @@ func testPutRejectsBadCID(t *testing.T, s replica.Store) {
 		t.Fatalf("GetBlock with an undefined CID succeeded")
 	}
 	wantStats(t, s, 0, 0)
+}
+
+// testBothHashFunctions stores blake3 and sha2-256 blocks side by side,
+// small and large (a large one may take a different path, as the node's
+// block files do), and checks that a blake3 put with wrong bytes is
+// refused like a sha2-256 one.
+func testBothHashFunctions(t *testing.T, s replica.Store) {
+	r := rand.New(rand.NewPCG(9, 9))
+	small := []byte("one block, two hash functions")
+	large := RandomBytes(r, 1<<20)
+	type blk struct {
+		c    cid.Cid
+		data []byte
+	}
+	blocks := []blk{
+		{Block(t, small), small},
+		{BlockBLAKE3(t, small), small},
+		{Block(t, large), large},
+		{BlockBLAKE3(t, large), large},
+	}
+	var total int64
+	for _, b := range blocks {
+		mustPut(t, s, b.c, b.data)
+		total += int64(len(b.data))
+	}
+	for _, b := range blocks {
+		got, err := s.GetBlock(b.c)
+		if err != nil {
+			t.Fatalf("GetBlock(%s): %v", b.c, err)
+		}
+		if !bytes.Equal(got, b.data) {
+			t.Fatalf("GetBlock(%s) returned different bytes (len %d)", b.c, len(got))
+		}
+	}
+	wantStats(t, s, int64(len(blocks)), total)
+	bad := bytes.Clone(large)
+	bad[len(bad)/2] ^= 1
+	c := BlockBLAKE3(t, []byte("another block"))
+	for _, data := range [][]byte{[]byte("another blocK"), bad} {
+		if err := s.PutBlock(c, data); !errors.Is(err, replica.ErrCorrupt) {
+			t.Fatalf("PutBlock of a blake3 CID with wrong bytes: err = %v, want ErrCorrupt", err)
+		}
+	}
+	if ok, err := s.HasBlock(c); err != nil || ok {
+		t.Fatalf("HasBlock after refused put = %v, %v; want false, nil", ok, err)
+	}
+	wantStats(t, s, int64(len(blocks)), total)
 }
 
 func testPutIdempotent(t *testing.T, s replica.Store) {
