@@ -238,3 +238,49 @@ func BenchmarkChunker(b *testing.B) {
 		}
 	}
 }
+
+// cutOneByte is the chunker's cut as first written, one byte a step: the
+// reference the two-byte loop must agree with at every boundary.
+func cutOneByte(c *Chunker, data []byte) int {
+	n := len(data)
+	if n <= c.p.Min {
+		return n
+	}
+	n = min(n, c.p.Max)
+	norm := min(c.norm, n)
+	var h uint64
+	for i := c.p.Min; i < n; i++ {
+		h = h<<1 + gear[data[i]]
+		mask := c.maskL
+		if i < norm {
+			mask = c.maskS
+		}
+		if h&mask == 0 {
+			return i + 1
+		}
+	}
+	return n
+}
+
+// FuzzCutMatchesOneByteLoop: for any bytes and small parameters (so that
+// boundaries are frequent and odd and even positions both occur), cut
+// finds the boundary the one-byte loop finds.
+func FuzzCutMatchesOneByteLoop(f *testing.F) {
+	f.Add([]byte("some bytes to chunk, and then some more bytes to chunk"), uint8(0))
+	f.Add(bytes.Repeat([]byte{0}, 4096), uint8(1))
+	f.Add(randBytes(5, 8192), uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, shift uint8) {
+		min := 64 << (shift % 3)
+		c, err := NewChunker(nil, Params{Min: min, Avg: 4 * min, Max: 16 * min})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for len(data) > 0 {
+			got, want := c.cut(data), cutOneByte(c, data)
+			if got != want {
+				t.Fatalf("cut = %d, one-byte loop = %d (len %d)", got, want, len(data))
+			}
+			data = data[got:]
+		}
+	})
+}
