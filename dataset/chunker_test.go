@@ -270,8 +270,8 @@ func FuzzCutMatchesOneByteLoop(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0}, 4096), uint8(1))
 	f.Add(randBytes(5, 8192), uint8(2))
 	f.Fuzz(func(t *testing.T, data []byte, shift uint8) {
-		min := 64 << (shift % 3)
-		c, err := NewChunker(nil, Params{Min: min, Avg: 4 * min, Max: 16 * min})
+		lo := 64 << (shift % 3)
+		c, err := NewChunker(nil, Params{Min: lo, Avg: 4 * lo, Max: 16 * lo})
 		if err != nil {
 			t.Fatal(err)
 		}
