@@ -28,7 +28,27 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", name, v)
 		}
 	}
+	if len(res.RawStreamSamplesMBps) != 3 || res.RawStreamMBps != median(res.RawStreamSamplesMBps) {
+		t.Errorf("raw stream %v from samples %v: want the median of 3", res.RawStreamMBps, res.RawStreamSamplesMBps)
+	}
 	if res.FetchMultiMBps <= res.MultiLinkLimitMBps {
 		t.Errorf("three links of %.1f MB/s gave %.1f MB/s: not striped", res.MultiLinkLimitMBps, res.FetchMultiMBps)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	tests := []struct {
+		in   []float64
+		want float64
+	}{
+		{nil, 0},
+		{[]float64{5}, 5},
+		{[]float64{9, 1, 5}, 5},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	}
+	for _, tt := range tests {
+		if got := median(tt.in); got != tt.want {
+			t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
+		}
 	}
 }

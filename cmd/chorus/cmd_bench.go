@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/chorus-data/chorus/bench"
 )
@@ -35,11 +36,23 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if *asJSON {
 		return printJSON(stdout, res)
 	}
-	fmt.Fprintf(stdout, "raw libp2p stream     %8.1f MB/s\n", res.RawStreamMBps)
+	fmt.Fprintf(stdout, "raw libp2p stream     %8.1f MB/s  (median of %s)\n", res.RawStreamMBps, joinMBps(res.RawStreamSamplesMBps))
 	fmt.Fprintf(stdout, "publish (r=1)         %8.1f MB/s  (%.0f%% of raw)\n", res.PublishMBps, 100*res.PublishVsRaw)
 	fmt.Fprintf(stdout, "fetch, one source     %8.1f MB/s  (%.0f%% of raw)\n", res.FetchSingleMBps, 100*res.FetchSingleVsRaw)
 	fmt.Fprintf(stdout, "fetch, three sources  %8.1f MB/s  (%.2fx one link of %.1f MB/s)\n", res.FetchMultiMBps, res.FetchMultiVsLink, res.MultiLinkLimitMBps)
 	fmt.Fprintf(stdout, "time to first byte    %8.1f ms\n", res.TTFBMillis)
 	fmt.Fprintf(stdout, "%d small files       publish %.2f s, fetch %.2f s\n", res.SmallFiles, res.SmallFilesPublishS, res.SmallFilesFetchS)
 	return nil
+}
+
+// joinMBps formats rates as "a, b and c MB/s".
+func joinMBps(vs []float64) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = fmt.Sprintf("%.1f", v)
+	}
+	if len(parts) > 1 {
+		return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+	}
+	return strings.Join(parts, "")
 }
