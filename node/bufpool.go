@@ -2,7 +2,7 @@ package node
 
 import (
 	"slices"
-	"sync"
+	"sync/atomic"
 )
 
 // Large blocks travel in buffers that are recycled rather than left to the
@@ -13,34 +13,52 @@ import (
 // been written to its stream, after a received block has been written to
 // its file); a pooled buffer that escapes elsewhere is simply collected.
 //
-// Sizes are rounded up to classes a quarter of a power of two apart, so
-// a buffer holds at most 25% more than asked (content-defined chunks have
-// every size between 256 KiB and 4 MiB).
+// Sizes are rounded up to classes an eighth of a power of two apart, so
+// a buffer holds at most 12.5% more than asked (content-defined chunks
+// have every size between 256 KiB and 4 MiB).
+//
+// The pool is bounded: idle buffers add up to at most poolBytes, and any
+// beyond are left to the collector. (A sync.Pool keeps every buffer freed
+// over the last two collections, which counts as live heap and let a
+// 10 GiB fetch grow past its 256 MiB memory target.)
 const (
 	// poolMin is the smallest buffer worth pooling.
 	poolMin = 64 << 10
 	// poolMax is the largest: a whole block frame.
 	poolMax = maxBlockFrame
+	// poolBytes bounds the bytes of idle pooled buffers.
+	poolBytes = 16 << 20
+	// poolSlots is how many idle buffers a class can hold at most.
+	poolSlots = 64
 )
 
-// bufClasses are the pooled capacities, ascending; bufPools holds one pool
-// of *[]byte per class.
+// bufClasses are the pooled capacities, ascending; bufFree holds the idle
+// buffers of each class and bufIdle the bytes they add up to.
 var (
 	bufClasses = makeBufClasses()
-	bufPools   = make([]sync.Pool, len(bufClasses))
+	bufFree    = makeBufFree()
+	bufIdle    atomic.Int64
 )
 
 func makeBufClasses() []int {
 	var out []int
 	for base := poolMin; ; base *= 2 {
-		for q := range 4 {
-			c := base + q*base/4
+		for q := range 8 {
+			c := base + q*base/8
 			if c >= poolMax {
 				return append(out, poolMax)
 			}
 			out = append(out, c)
 		}
 	}
+}
+
+func makeBufFree() []chan []byte {
+	out := make([]chan []byte, len(bufClasses))
+	for i := range out {
+		out[i] = make(chan []byte, min(poolSlots, poolBytes/bufClasses[i]))
+	}
+	return out
 }
 
 // bufClass returns the index of the smallest class of at least n bytes,
@@ -53,28 +71,39 @@ func bufClass(n int) int {
 	return i
 }
 
-// getBuf returns a buffer of n bytes, recycled when n is pooled. Its
-// contents are undefined: the caller overwrites all of it.
+// getBuf returns a buffer of n bytes, recycled when n is pooled and an
+// idle buffer of its class is there. Its contents are undefined: the
+// caller overwrites all of it.
 func getBuf(n int) []byte {
 	i := bufClass(n)
 	if i < 0 {
 		return make([]byte, n)
 	}
-	if p, ok := bufPools[i].Get().(*[]byte); ok {
-		return (*p)[:n]
+	select {
+	case b := <-bufFree[i]:
+		bufIdle.Add(-int64(cap(b)))
+		return b[:n]
+	default:
+		return make([]byte, n, bufClasses[i])
 	}
-	return make([]byte, n, bufClasses[i])
 }
 
 // putBuf recycles b, which must have come from getBuf and must not be used
-// afterwards by anyone. Buffers of other capacities are left to the
-// collector.
+// afterwards by anyone. Buffers of other capacities, and any beyond the
+// pool's bound, are left to the collector.
 func putBuf(b []byte) {
 	c := cap(b)
 	i := bufClass(c)
 	if i < 0 || bufClasses[i] != c {
 		return
 	}
-	b = b[:c]
-	bufPools[i].Put(&b)
+	if bufIdle.Add(int64(c)) > poolBytes {
+		bufIdle.Add(-int64(c))
+		return
+	}
+	select {
+	case bufFree[i] <- b[:c]:
+	default:
+		bufIdle.Add(-int64(c))
+	}
 }

@@ -11,10 +11,10 @@ func TestBufClasses(t *testing.T) {
 		{n: 0},
 		{n: poolMin - 1},
 		{n: poolMin, pooled: true, wantCap: poolMin},
-		{n: poolMin + 1, pooled: true, wantCap: poolMin + poolMin/4},
+		{n: poolMin + 1, pooled: true, wantCap: poolMin + poolMin/8},
 		{n: 1 << 20, pooled: true, wantCap: 1 << 20},
-		{n: 1<<20 + 1, pooled: true, wantCap: 1<<20 + 1<<18},
-		{n: 3<<20 + 5, pooled: true, wantCap: 3<<20 + 1<<19},
+		{n: 1<<20 + 1, pooled: true, wantCap: 1<<20 + 1<<17},
+		{n: 3<<20 + 5, pooled: true, wantCap: 3<<20 + 1<<18},
 		{n: poolMax, pooled: true, wantCap: poolMax},
 		{n: poolMax + 1},
 	}
@@ -27,8 +27,8 @@ func TestBufClasses(t *testing.T) {
 			if cap(b) != tt.wantCap {
 				t.Errorf("getBuf(%d) has capacity %d, want %d", tt.n, cap(b), tt.wantCap)
 			}
-			if cap(b) > tt.n+tt.n/4+1 {
-				t.Errorf("getBuf(%d) wastes %d bytes, more than a quarter", tt.n, cap(b)-tt.n)
+			if cap(b) > tt.n+tt.n/8+1 {
+				t.Errorf("getBuf(%d) wastes %d bytes, more than an eighth", tt.n, cap(b)-tt.n)
 			}
 		} else if cap(b) != tt.n {
 			t.Errorf("getBuf(%d) has capacity %d, want exactly %d (not pooled)", tt.n, cap(b), tt.n)
@@ -42,19 +42,8 @@ func TestBufRecycled(t *testing.T) {
 	b := getBuf(1 << 20)
 	b[0] = 42
 	putBuf(b)
-	// sync.Pool may drop items at any time (a GC in between); retry a few
-	// times, which in practice gets the buffer back at once.
-	found := false
-	for range 10 {
-		c := getBuf(1<<20 - 100)
-		if &c[:1][0] == &b[:1][0] {
-			found = true
-			break
-		}
-		putBuf(c)
-	}
-	if !found {
-		t.Error("a recycled buffer was never handed out again")
+	if c := getBuf(1<<20 - 100); &c[:1][0] != &b[:1][0] {
+		t.Error("a recycled buffer was not handed out again")
 	}
 	foreign := make([]byte, 1<<20+3)
 	putBuf(foreign) // not a class capacity: must be ignored
@@ -63,5 +52,26 @@ func TestBufRecycled(t *testing.T) {
 		if cap(c) == cap(foreign) {
 			t.Fatalf("a buffer of foreign capacity %d entered the pool", cap(foreign))
 		}
+	}
+}
+
+// TestBufPoolBounded: idle buffers never add up to more than poolBytes.
+func TestBufPoolBounded(t *testing.T) {
+	var held [][]byte
+	for range 2 * poolBytes / (1 << 20) {
+		held = append(held, getBuf(1<<20))
+	}
+	for _, b := range held {
+		putBuf(b)
+	}
+	if idle := bufIdle.Load(); idle > poolBytes || idle < poolBytes/2 {
+		t.Errorf("%d bytes idle after returning %d MiB, want at most %d and most of it", idle, len(held), poolBytes)
+	}
+	// Drain, so other tests start from an empty pool.
+	for range held {
+		getBuf(1 << 20)
+	}
+	if idle := bufIdle.Load(); idle != 0 {
+		t.Errorf("%d bytes idle after taking everything back", idle)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // bounded whatever the dataset's size.
 const (
 	fetchWorkers     = 1024
-	fetchWindowBytes = 64 << 20
+	fetchWindowBytes = 48 << 20
 )
 
 // fetchRounds is how many times a fetch walks a block's holders before it
