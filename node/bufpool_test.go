@@ -39,6 +39,7 @@ func TestBufClasses(t *testing.T) {
 // TestBufRecycled: a buffer put back is handed out again for a size of
 // its class, and buffers of foreign capacities are not taken in.
 func TestBufRecycled(t *testing.T) {
+	drainBufPool()
 	b := getBuf(1 << 20)
 	b[0] = 42
 	putBuf(b)
@@ -57,6 +58,7 @@ func TestBufRecycled(t *testing.T) {
 
 // TestBufPoolBounded: idle buffers never add up to more than poolBytes.
 func TestBufPoolBounded(t *testing.T) {
+	drainBufPool()
 	var held [][]byte
 	for range 2 * poolBytes / (1 << 20) {
 		held = append(held, getBuf(1<<20))
@@ -73,5 +75,15 @@ func TestBufPoolBounded(t *testing.T) {
 	}
 	if idle := bufIdle.Load(); idle != 0 {
 		t.Errorf("%d bytes idle after taking everything back", idle)
+	}
+}
+
+// drainBufPool empties the pool, which earlier tests may have filled.
+func drainBufPool() {
+	for _, ch := range bufFree {
+		for len(ch) > 0 {
+			b := <-ch
+			bufIdle.Add(-int64(cap(b)))
+		}
 	}
 }
