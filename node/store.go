@@ -90,6 +90,10 @@ type BadgerStore struct {
 	blocks int64
 	bytes  int64
 	closed bool
+
+	// sweepStop ends the background sweep of unindexed block files
+	// (startSweep), which closes sweepDone when it returns.
+	sweepStop, sweepDone chan struct{}
 }
 
 var _ replica.Store = (*BadgerStore)(nil)
@@ -123,6 +127,7 @@ func OpenBadgerStore(dir string) (*BadgerStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("open badger store %s: %w", dir, err)
 	}
+	s.startSweep()
 	return s, nil
 }
 
@@ -541,6 +546,8 @@ func (s *BadgerStore) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
+	close(s.sweepStop)
+	<-s.sweepDone
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close badger store: %w", err)
 	}

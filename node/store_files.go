@@ -39,9 +39,10 @@ const fileThreshold = 64 << 10
 // fsynced before the Badger entries are committed (synced), so an
 // acknowledged put is durable and a crash at any point leaves either no
 // index entry (the block is not held; at worst a complete, unreferenced
-// file remains, which a later put of the same block replaces) or an entry
-// whose file is complete. Deletion commits the index first and removes the
-// file afterwards, with the same outcome.
+// file remains, which the sweep after the next open removes, see
+// store_sweep.go, unless a put of the same block replaces it first) or an
+// entry whose file is complete. Deletion commits the index first and
+// removes the file afterwards, with the same outcome.
 const (
 	blockFilesDir = "blocks"
 	blockTmpDir   = "tmp"
