@@ -61,6 +61,7 @@ type HostConfig struct {
 // NewHost builds the node's libp2p host: TCP and QUIC (TCP only with a
 // PSK), Noise and TLS, yamux, identify, ping, the resource manager with the
 // limits of ResourceLimits, and a connection manager. It turns off
+// libp2p's Prometheus metrics, which nothing reads, and
 // everything aimed at the public internet: relays (client and service),
 // hole punching, NAT port mapping, AutoNAT v2 and the AutoNAT service stay
 // off, there is no mDNS and no default bootstrap peer.
@@ -96,7 +97,9 @@ func NewHost(ctx context.Context, cfg HostConfig) (host.Host, error) {
 		announce = append(announce, a)
 	}
 
-	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(ResourceLimits()))
+	// Nothing reads libp2p's Prometheus metrics, and keeping them costs
+	// work on every stream opened and closed (a node opens one per block).
+	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(ResourceLimits()), rcmgr.WithMetricsDisabled())
 	if err != nil {
 		return nil, fmt.Errorf("new host: resource manager: %w", err)
 	}
@@ -117,6 +120,7 @@ func NewHost(ctx context.Context, cfg HostConfig) (host.Host, error) {
 		libp2p.Ping(true),
 		libp2p.DisableRelay(),
 		libp2p.UserAgent("chorus"),
+		libp2p.DisableMetrics(),
 		libp2p.SwarmOpts(swarm.WithDialRanker(tcpFirstRanker)),
 	}
 	if cfg.NoListen {
