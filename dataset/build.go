@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/ipfs/go-cid"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -37,7 +38,8 @@ const maxChunkRecord = 48
 // DefaultParams()), and anything else is an error wrapping
 // ErrUnsupportedFile that names the path. put is called once per chunk,
 // in order, with the chunk's CID and a freshly allocated slice that put
-// may keep. Memory stays bounded by about 2*p.Max plus the manifest. The
+// may keep. Memory stays bounded by about (3+hashAheadChunks)*p.Max plus
+// the manifest: chunks are cut and hashed a few ahead of put. The
 // returned manifest is valid and fits in one block; when the tree needs
 // more than one manifest block, Build fails early with an error wrapping
 // ErrManifestTooLarge.
@@ -131,15 +133,16 @@ func (b *builder) addFile(full, path string, fi fs.FileInfo) error {
 	defer f.Close()
 	e := Entry{Path: path, Type: File, Mode: uint32(fi.Mode().Perm())}
 	b.ch.Reset(f)
-	for {
-		data, err := b.ch.Next()
-		if err == io.EOF {
+	chunks, stop := hashAhead(b.ch)
+	defer stop()
+	for h := range chunks {
+		if h.err == io.EOF {
 			break
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", full, err)
+		if h.err != nil {
+			return fmt.Errorf("%s: %w", full, h.err)
 		}
-		c := BlockCID(data)
+		c, data := h.c, h.data
 		if err := b.put(c, data); err != nil {
 			return fmt.Errorf("%s: storing chunk %d: %w", full, len(e.Chunks), err)
 		}
@@ -151,6 +154,7 @@ func (b *builder) addFile(full, path string, fi fs.FileInfo) error {
 			return b.tooLarge(full)
 		}
 	}
+	stop()
 	b.ch.Reset(nil)
 	if err := b.add(e, full); err != nil {
 		return err
@@ -194,4 +198,77 @@ func kind(m fs.FileMode) string {
 		return "irregular file"
 	}
 	return m.Type().String()
+}
+
+// hashAhead is how many chunks may be cut and hashed ahead of the one
+// being stored.
+const hashAheadChunks = 4
+
+// hashedChunk is a chunk and its CID, or the error (io.EOF at the end)
+// that ended the chunking.
+type hashedChunk struct {
+	data []byte
+	c    cid.Cid
+	err  error
+}
+
+// hashAhead cuts ch's chunks in a goroutine of its own and hashes each in
+// another, delivering them in order on the returned channel, at most
+// hashAheadChunks ahead of the reader. Cutting, hashing and storing then
+// overlap: on one goroutine they were the publish's slowest step, which
+// a busy machine's scheduler shared out with everything else. stop ends
+// the goroutines early and waits for them; call it before reusing ch.
+func hashAhead(ch *Chunker) (<-chan hashedChunk, func()) {
+	type future struct {
+		h    hashedChunk
+		done chan struct{}
+	}
+	futures := make(chan *future, hashAheadChunks)
+	out := make(chan hashedChunk)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // cut, start hashing, keep order
+		defer wg.Done()
+		defer close(futures)
+		for {
+			data, err := ch.Next()
+			f := &future{h: hashedChunk{data: data, err: err}, done: make(chan struct{})}
+			if err == nil {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					f.h.c = BlockCID(f.h.data)
+					close(f.done)
+				}()
+			} else {
+				close(f.done)
+			}
+			select {
+			case futures <- f:
+			case <-quit:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { // deliver in order
+		defer wg.Done()
+		defer close(out)
+		for f := range futures {
+			<-f.done
+			select {
+			case out <- f.h:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return out, func() {
+		once.Do(func() { close(quit) })
+		wg.Wait()
+	}
 }

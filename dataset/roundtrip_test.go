@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -435,6 +436,43 @@ func TestBuildPutError(t *testing.T) {
 	boom := errors.New("disk full")
 	if _, _, err := Build(src, testParams, func(cid.Cid, []byte) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("Build = %v, want disk full", err)
+	}
+}
+
+// TestBuildPutErrorMidFileStopsChunking: when put fails part way through
+// a large file, Build returns the error after the chunks cut and hashed
+// ahead have been dropped, leaving no goroutine behind, and put was called
+// in order and never again after it failed.
+func TestBuildPutErrorMidFileStopsChunking(t *testing.T) {
+	src := t.TempDir()
+	data := randBytes(4, 4<<20)
+	writeFile(t, filepath.Join(src, "big"), data, 0o644)
+	before := runtime.NumGoroutine()
+	boom := errors.New("disk full")
+	var got int64
+	calls := 0
+	_, _, err := Build(src, testParams, func(c cid.Cid, chunk []byte) error {
+		calls++
+		if err := VerifyBlock(c, chunk); err != nil {
+			t.Errorf("put %d: %v", calls, err)
+		}
+		if !bytes.Equal(chunk, data[got:got+int64(len(chunk))]) {
+			t.Errorf("put %d is not the next chunk of the file", calls)
+		}
+		got += int64(len(chunk))
+		if calls == 3 {
+			return boom
+		}
+		return nil
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Build = %v, want disk full", err)
+	}
+	if calls != 3 {
+		t.Errorf("put called %d times, want 3 (never after it failed)", calls)
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines after Build, %d before", after, before)
 	}
 }
 
