@@ -260,6 +260,37 @@ func (pp *peerPipe) load() (pending int64, bw float64) {
 	return pp.inflightBytes + pp.queuedBytes, bw
 }
 
+// rankLoad is load for ranking sources: the bytes pending and the
+// throughput to expect, which is the measured one once there is one; the
+// bytes delivered so far over the time spent, but at least
+// minRankBandwidth, once the peer has been busy for unmeasuredWait; and an
+// optimistic priorBandwidth before that.
+func (pp *peerPipe) rankLoad() (pending int64, bw float64) {
+	pending, bw = pp.load()
+	if bw > 0 {
+		return pending, bw
+	}
+	pp.mu.Lock()
+	moved := pp.moved
+	pp.mu.Unlock()
+	if busy := pp.busyFor(); busy >= unmeasuredWait {
+		return pending, max(float64(moved)/busy.Seconds(), minRankBandwidth)
+	}
+	return pending, priorBandwidth
+}
+
+// busyFor is how long the peer has had requests in flight in all (0 when
+// it never had any).
+func (pp *peerPipe) busyFor() time.Duration {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	busy := pp.busy
+	if pp.inflight > 0 {
+		busy += time.Since(pp.busySince)
+	}
+	return busy
+}
+
 // sinceProgress is how long the peer has had requests in flight without
 // completing one (0 when it is idle or just delivered).
 func (pp *peerPipe) sinceProgress() time.Duration {
