@@ -49,6 +49,11 @@ func readFrame(r *bufio.Reader, max int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readBody(r, size)
+}
+
+// readBody reads a frame body of size bytes into a new buffer.
+func readBody(r io.Reader, size int) ([]byte, error) {
 	buf := make([]byte, size)
 	if _, err := io.ReadFull(r, buf); err != nil {
 		return nil, fmt.Errorf("read frame body: %w", err)

@@ -44,11 +44,8 @@ func readSplitFrame(r *bufio.Reader, max int, num protowire.Number) (head, data 
 			return head, data, nil
 		}
 	}
-	head = make([]byte, size)
-	if _, err := io.ReadFull(r, head); err != nil {
-		return nil, nil, fmt.Errorf("read frame body: %w", err)
-	}
-	return head, nil, nil
+	head, err = readBody(r, size)
+	return head, nil, err
 }
 
 // lastBytesField walks the fields at the start of a frame of size bytes

@@ -245,19 +245,38 @@ func (pp *peerPipe) result(o *pipeOp, st status, data []byte, msg string) pipeRe
 	return pipeResult{data: data}
 }
 
-// load returns the bytes queued or in flight to the peer and its measured
-// throughput in bytes per second (0 when not yet measured).
-func (pp *peerPipe) load() (pending int64, bw float64) {
+// pipeStats is a consistent snapshot of a pipe's counters.
+type pipeStats struct {
+	pending int64         // bytes queued or in flight
+	moved   int64         // bytes moved while busy
+	busy    time.Duration // time with requests in flight, now included
+}
+
+// stats takes a snapshot of the pipe's counters under one lock.
+func (pp *peerPipe) stats() pipeStats {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	busy := pp.busy
 	if pp.inflight > 0 {
 		busy += time.Since(pp.busySince)
 	}
-	if pp.moved >= measureBytes && busy > 0 {
-		bw = float64(pp.moved) / busy.Seconds()
+	return pipeStats{pending: pp.inflightBytes + pp.queuedBytes, moved: pp.moved, busy: busy}
+}
+
+// measured returns the throughput in bytes per second, once measureBytes
+// have been moved, and 0 before.
+func (st pipeStats) measured() float64 {
+	if st.moved >= measureBytes && st.busy > 0 {
+		return float64(st.moved) / st.busy.Seconds()
 	}
-	return pp.inflightBytes + pp.queuedBytes, bw
+	return 0
+}
+
+// load returns the bytes queued or in flight to the peer and its measured
+// throughput in bytes per second (0 when not yet measured).
+func (pp *peerPipe) load() (pending int64, bw float64) {
+	st := pp.stats()
+	return st.pending, st.measured()
 }
 
 // rankLoad is load for ranking sources: the bytes pending and the
@@ -266,29 +285,14 @@ func (pp *peerPipe) load() (pending int64, bw float64) {
 // minRankBandwidth, once the peer has been busy for unmeasuredWait; and an
 // optimistic priorBandwidth before that.
 func (pp *peerPipe) rankLoad() (pending int64, bw float64) {
-	pending, bw = pp.load()
-	if bw > 0 {
-		return pending, bw
+	st := pp.stats()
+	switch bw := st.measured(); {
+	case bw > 0:
+		return st.pending, bw
+	case st.busy >= unmeasuredWait:
+		return st.pending, max(float64(st.moved)/st.busy.Seconds(), minRankBandwidth)
 	}
-	pp.mu.Lock()
-	moved := pp.moved
-	pp.mu.Unlock()
-	if busy := pp.busyFor(); busy >= unmeasuredWait {
-		return pending, max(float64(moved)/busy.Seconds(), minRankBandwidth)
-	}
-	return pending, priorBandwidth
-}
-
-// busyFor is how long the peer has had requests in flight in all (0 when
-// it never had any).
-func (pp *peerPipe) busyFor() time.Duration {
-	pp.mu.Lock()
-	defer pp.mu.Unlock()
-	busy := pp.busy
-	if pp.inflight > 0 {
-		busy += time.Since(pp.busySince)
-	}
-	return busy
+	return st.pending, priorBandwidth
 }
 
 // sinceProgress is how long the peer has had requests in flight without

@@ -98,9 +98,8 @@ func (n *Node) firstUntried(ranked []peer.ID, tried map[peer.ID]bool) peer.ID {
 // 20 MB/s links, waiting for each to be measured in turn had left the
 // second and third idle for the first 0.8 and 1.1 s of a 5 s fetch.
 func (n *Node) unmeasuredFull(p peer.ID) bool {
-	pp := n.pipeTo(p)
-	pending, bw := pp.load()
-	return bw <= 0 && pending >= unmeasuredCap && pp.busyFor() < unmeasuredWait
+	st := n.pipeTo(p).stats()
+	return st.measured() <= 0 && st.pending >= unmeasuredCap && st.busy < unmeasuredWait
 }
 
 // hedgeDelay is how long a get of size bytes from p may run before a
