@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/chorus-data/chorus/internal/blockhash"
 	"github.com/chorus-data/chorus/overlay"
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
-	"github.com/zeebo/blake3"
 )
 
 // MaxBlockSize is the largest block (chunk or manifest) Chorus stores.
@@ -21,7 +21,7 @@ const nameKeyPrefix = "chorus/name/v1\x00"
 
 // digestSize is the length of the digest inside every block CID Chorus
 // accepts: 32 bytes for both sha2-256 and blake3.
-const digestSize = 32
+const digestSize = blockhash.Size
 
 var (
 	// ErrHashMismatch is wrapped by VerifyBlock when data does not hash to
@@ -40,7 +40,7 @@ var (
 // Chorus switched to blake3 carry sha2-256 CIDs; CheckCID and VerifyBlock
 // accept both.
 func BlockCID(data []byte) cid.Cid {
-	sum := blake3.Sum256(data)
+	sum, _ := blockhash.Sum(mh.BLAKE3, data)
 	h, err := mh.Encode(sum[:], mh.BLAKE3)
 	if err != nil {
 		// mh.Encode fails only for unknown codes; BLAKE3 is known.
@@ -95,13 +95,7 @@ func VerifyBlock(c cid.Cid, data []byte) error {
 	if len(data) > MaxBlockSize {
 		return fmt.Errorf("%w: %d bytes for %s (max %d)", ErrBlockTooLarge, len(data), c, MaxBlockSize)
 	}
-	var sum [digestSize]byte
-	switch code {
-	case mh.BLAKE3:
-		sum = blake3.Sum256(data)
-	default: // mh.SHA2_256, the only other code cidDigest lets through
-		sum = sha256.Sum256(data)
-	}
+	sum, _ := blockhash.Sum(code, data) // cidDigest let only its codes through
 	if !bytes.Equal(sum[:], digest) {
 		return fmt.Errorf("%w: %d bytes do not hash to %s", ErrHashMismatch, len(data), c)
 	}

@@ -2,12 +2,12 @@ package replica
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"fmt"
 
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
-	"github.com/zeebo/blake3"
+
+	"github.com/chorus-data/chorus/internal/blockhash"
 )
 
 // BlockKeySize is the length in bytes of a block's ring key.
@@ -28,14 +28,9 @@ func VerifyBlock(c cid.Cid, data []byte) error {
 		return fmt.Errorf("verify block %s: %w", c, err)
 	}
 	var match bool
-	switch {
-	case dec.Code == multihash.BLAKE3 && dec.Length == BlockKeySize:
-		sum := blake3.Sum256(data)
+	if sum, ok := blockhash.Sum(dec.Code, data); ok && dec.Length == blockhash.Size {
 		match = bytes.Equal(sum[:], dec.Digest)
-	case dec.Code == multihash.SHA2_256 && dec.Length == BlockKeySize:
-		sum := sha256.Sum256(data)
-		match = bytes.Equal(sum[:], dec.Digest)
-	default:
+	} else {
 		sum, err := multihash.Sum(data, dec.Code, dec.Length)
 		if err != nil {
 			return fmt.Errorf("verify block %s: %w", c, err)
