@@ -52,13 +52,7 @@ func TestBadgerStoreDetectsCorruption(t *testing.T) {
 			t.Fatalf("GetBlock of a corrupted %d-byte block: err = %v, want ErrCorrupt", len(data), err)
 		}
 		// A fresh put of the right bytes repairs the copy.
-		if err := s.PutBlock(c, data); err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.GetBlock(c)
-		if err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("GetBlock after repair: %d bytes, %v", len(got), err)
-		}
+		putAndGet(t, s, c, data, "repair")
 	}
 	blocks, nbytes, err := s.Stats()
 	if err != nil || blocks != 2 || nbytes != int64(len(small)+len(large)) {
@@ -169,12 +163,7 @@ func TestBadgerStoreBlockFiles(t *testing.T) {
 	if _, err := s.GetBlock(c); !errors.Is(err, replica.ErrCorrupt) {
 		t.Fatalf("GetBlock of a missing file: err = %v, want ErrCorrupt", err)
 	}
-	if err := s.PutBlock(c, data); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.GetBlock(c); err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("GetBlock after repair: %d bytes, %v", len(got), err)
-	}
+	putAndGet(t, s, c, data, "repair")
 	// A temporary file left by a crash is removed at open; the block stays.
 	leftover := filepath.Join(dir, blockFilesDir, blockTmpDir, "put-crash")
 	if err := os.WriteFile(leftover, data[:100], 0o644); err != nil {
@@ -222,12 +211,7 @@ func TestBadgerStoreUnindexedFile(t *testing.T) {
 	if _, err := s.GetBlock(c); !errors.Is(err, replica.ErrNotFound) {
 		t.Fatalf("GetBlock of an unindexed file: err = %v, want ErrNotFound", err)
 	}
-	if err := s.PutBlock(c, data); err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.GetBlock(c); err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("GetBlock after put: %d bytes, %v", len(got), err)
-	}
+	putAndGet(t, s, c, data, "put")
 }
 
 // TestBadgerStoreFileChecksum checks the two ways a block file is read: a
@@ -282,5 +266,17 @@ func TestBadgerStoreFileChecksum(t *testing.T) {
 		if err := os.WriteFile(s.files.path(c), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// putAndGet puts data as c and fails the test unless a get then returns
+// it; what names the situation in the failure.
+func putAndGet(t *testing.T, s *BadgerStore, c cid.Cid, data []byte, what string) {
+	t.Helper()
+	if err := s.PutBlock(c, data); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetBlock(c); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("GetBlock after %s: %d bytes, %v", what, len(got), err)
 	}
 }
