@@ -200,7 +200,7 @@ func kind(m fs.FileMode) string {
 	return m.Type().String()
 }
 
-// hashAhead is how many chunks may be cut and hashed ahead of the one
+// hashAheadChunks is how many chunks may be cut and hashed ahead of the one
 // being stored.
 const hashAheadChunks = 4
 
