@@ -81,7 +81,8 @@ const (
 // It is safe for concurrent use.
 type BadgerStore struct {
 	db    *badger.DB
-	files *blockFiles // blocks of fileMin bytes and more
+	segs  *segments   // blocks of fileMin bytes and more
+	files *blockFiles // such blocks put before segments; the shard locks
 	// fileMin is fileThreshold; benchmarks raise it to compare with
 	// blocks kept in Badger.
 	fileMin int
@@ -94,6 +95,12 @@ type BadgerStore struct {
 	// sweepStop ends the background sweep of unindexed block files
 	// (startSweep), which closes sweepDone when it returns.
 	sweepStop, sweepDone chan struct{}
+	// The collector (startCollector) compacts segments and Badger's value
+	// log: collectKick wakes it, collectStop ends it, collectDone is
+	// closed when it has returned. gcMu keeps two collections apart.
+	collectKick              chan struct{}
+	collectStop, collectDone chan struct{}
+	gcMu                     sync.Mutex
 }
 
 var _ replica.Store = (*BadgerStore)(nil)
@@ -122,12 +129,24 @@ func OpenBadgerStore(dir string) (*BadgerStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("open badger store %s: %w", dir, err)
 	}
-	s := &BadgerStore{db: db, files: files, fileMin: fileThreshold}
+	segs, err := openSegments(dir)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open badger store %s: %w", dir, err)
+	}
+	s := &BadgerStore{db: db, segs: segs, files: files, fileMin: fileThreshold}
 	if err := s.recount(); err != nil {
+		segs.close()
+		db.Close()
+		return nil, fmt.Errorf("open badger store %s: %w", dir, err)
+	}
+	if err := s.recountSegments(); err != nil {
+		segs.close()
 		db.Close()
 		return nil, fmt.Errorf("open badger store %s: %w", dir, err)
 	}
 	s.startSweep()
+	s.startCollector()
 	return s, nil
 }
 
@@ -233,60 +252,118 @@ func (s *BadgerStore) GetBlock(c cid.Cid) ([]byte, error) {
 }
 
 // getBlock is GetBlock that also says whether the bytes are in a buffer
-// of their own from getBuf (a block file's), which the caller may recycle
-// with putBuf once done with it.
+// of their own from getBuf (a segment's or a block file's), which the
+// caller may recycle with putBuf once done with it.
 func (s *BadgerStore) getBlock(c cid.Cid) (data []byte, pooled bool, err error) {
 	dk, _, err := blockKeys(c)
 	if err != nil {
 		return nil, false, fmt.Errorf("get block: %w", err)
 	}
-	data, inFile, sum, err := s.getIndexed(dk)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, false, fmt.Errorf("get block %s: %w", c, replica.ErrNotFound)
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("get block %s: %w", c, err)
-	}
-	if inFile {
-		if data, pooled, err = s.readFile(c, dk); err != nil {
-			return nil, false, fmt.Errorf("get block: %w", err)
+	var gone *segLoc // a location whose segment was found removed
+	for {
+		e, err := s.getIndexed(dk)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil, false, fmt.Errorf("get block %s: %w", c, replica.ErrNotFound)
 		}
-		// The bytes were checked against the CID when they were put; the
-		// checksum taken then shows they are still those bytes. Anything
-		// else (no checksum, a mismatch) gets the full check below.
-		if sum != nil && fileChecksum(data) == binary.BigEndian.Uint32(sum) {
+		if err != nil {
+			return nil, false, fmt.Errorf("get block %s: %w", c, err)
+		}
+		switch {
+		case e.seg:
+			data, err := s.segs.read(e.loc)
+			if errors.Is(err, errSegmentGone) {
+				if gone != nil && *gone == e.loc {
+					// Still named by the index: the segment is lost.
+					return nil, false, fmt.Errorf("get block %s: %w: %w", c, err, replica.ErrCorrupt)
+				}
+				// Compacted after the index was read: read it again.
+				gone = &e.loc
+				continue
+			}
+			if err != nil {
+				return nil, false, fmt.Errorf("get block %s: %w", c, err)
+			}
+			// The bytes were checked against the CID when they were put;
+			// the checksum taken then shows they are still those bytes.
+			if fileChecksum(data) == e.loc.sum {
+				return data, true, nil
+			}
+			if err := replica.VerifyBlock(c, data); err != nil {
+				putBuf(data)
+				return nil, false, fmt.Errorf("get block: %w", err)
+			}
+			return data, true, nil
+		case e.file:
+			data, pooled, err := s.readFile(c, dk)
+			if err != nil {
+				return nil, false, fmt.Errorf("get block: %w", err)
+			}
+			// As for a segment; a file written before checksums were
+			// kept, or one that no longer matches, gets the full check.
+			if e.sum != nil && fileChecksum(data) == binary.BigEndian.Uint32(e.sum) {
+				return data, pooled, nil
+			}
+			if err := replica.VerifyBlock(c, data); err != nil {
+				return nil, false, fmt.Errorf("get block: %w", err)
+			}
 			return data, pooled, nil
 		}
+		data = e.data
+		if data == nil {
+			data = []byte{}
+		}
+		if err := replica.VerifyBlock(c, data); err != nil {
+			return nil, false, fmt.Errorf("get block: %w", err)
+		}
+		return data, false, nil
 	}
-	if data == nil {
-		data = []byte{}
-	}
-	if err := replica.VerifyBlock(c, data); err != nil {
-		return nil, false, fmt.Errorf("get block: %w", err)
-	}
-	return data, pooled, nil
 }
 
-// getIndexed reads the data entry dk: the block's bytes, or inFile when
-// they are in a block file, with the file's checksum when the entry has
-// one (see fileChecksum).
-func (s *BadgerStore) getIndexed(dk []byte) (data []byte, inFile bool, sum []byte, err error) {
+// indexEntry is a block's data entry: its bytes, or where they are.
+type indexEntry struct {
+	data []byte // the bytes of a block kept in Badger
+	seg  bool   // the bytes are in a segment, at loc
+	loc  segLoc
+	file bool   // the bytes are in a block file (stores written before segments)
+	sum  []byte // the block file's checksum, when its entry has one
+}
+
+// entryOf decodes the data entry item.
+func entryOf(item *badger.Item) (indexEntry, error) {
+	var e indexEntry
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return e, err
+	}
+	switch meta := item.UserMeta(); {
+	case meta&metaInSegment != 0:
+		e.seg = true
+		e.loc, err = decodeSegLoc(v)
+		if err != nil {
+			return e, fmt.Errorf("index entry %x: %w", item.Key(), err)
+		}
+	case meta&metaInFile != 0:
+		e.file = true
+		if len(v) == 4 {
+			e.sum = v
+		}
+	default:
+		e.data = v
+	}
+	return e, nil
+}
+
+// getIndexed reads the data entry dk.
+func (s *BadgerStore) getIndexed(dk []byte) (e indexEntry, err error) {
 	err = s.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(dk)
 		if err != nil {
 			return err
 		}
-		if item.UserMeta()&metaInFile != 0 {
-			inFile = true
-			if item.ValueSize() == 4 {
-				sum, err = item.ValueCopy(nil)
-			}
-			return err
-		}
-		data, err = item.ValueCopy(nil)
+		e, err = entryOf(item)
 		return err
 	})
-	return data, inFile, sum, err
+	return e, err
 }
 
 // readFile reads the file of c, whose data entry dk said it was in a file.
@@ -297,21 +374,20 @@ func (s *BadgerStore) readFile(c cid.Cid, dk []byte) (data []byte, pooled bool, 
 	if !errors.Is(err, fs.ErrNotExist) {
 		return data, err == nil, err
 	}
-	_, inFile, _, ierr := s.getIndexed(dk)
+	e, ierr := s.getIndexed(dk)
 	switch {
 	case errors.Is(ierr, badger.ErrKeyNotFound):
 		return nil, false, fmt.Errorf("block %s: %w", c, replica.ErrNotFound)
 	case ierr != nil:
 		return nil, false, fmt.Errorf("block %s: %w", c, ierr)
-	case inFile:
+	case e.file:
 		return nil, false, fmt.Errorf("block %s: file missing: %w", c, replica.ErrCorrupt)
+	case e.seg:
+		data, err := s.segs.read(e.loc)
+		return data, err == nil, err
 	}
-	// Rewritten inline meanwhile: read again.
-	data, _, _, ierr = s.getIndexed(dk)
-	if ierr != nil {
-		return nil, false, fmt.Errorf("block %s: %w", c, ierr)
-	}
-	return data, false, nil
+	// Rewritten inline meanwhile.
+	return e.data, false, nil
 }
 
 // HasBlock reports whether c is held.
@@ -334,8 +410,9 @@ func (s *BadgerStore) HasBlock(c cid.Cid) (bool, error) {
 }
 
 // DeleteBlock removes c durably; a missing block is not an error. The space
-// in Badger's value log is reclaimed later by CollectGarbage; a block file
-// is removed once the index no longer names it.
+// it took in a segment or in Badger's value log is reclaimed later by the
+// collector (CollectGarbage); a block file is removed once the index no
+// longer names it.
 func (s *BadgerStore) DeleteBlock(c cid.Cid) error {
 	dk, sk, err := blockKeys(c)
 	if err != nil {
@@ -344,9 +421,9 @@ func (s *BadgerStore) DeleteBlock(c cid.Cid) error {
 	unlock := s.files.lock([]cid.Cid{c})
 	defer unlock()
 	var dBlocks, dBytes int64
-	var inFile bool
+	var old indexEntry
 	err = s.update(func(txn *badger.Txn) error {
-		dBlocks, dBytes, inFile = 0, 0, false
+		dBlocks, dBytes, old = 0, 0, indexEntry{}
 		item, err := txn.Get(sk)
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return nil
@@ -354,13 +431,15 @@ func (s *BadgerStore) DeleteBlock(c cid.Cid) error {
 		if err != nil {
 			return err
 		}
-		old, err := sizeOf(item)
+		n, err := sizeOf(item)
 		if err != nil {
 			return err
 		}
 		switch di, err := txn.Get(dk); {
 		case err == nil:
-			inFile = di.UserMeta()&metaInFile != 0
+			if old, err = entryOf(di); err != nil {
+				return err
+			}
 		case !errors.Is(err, badger.ErrKeyNotFound):
 			return err
 		}
@@ -373,14 +452,20 @@ func (s *BadgerStore) DeleteBlock(c cid.Cid) error {
 		if err := txn.Delete(slices.Concat(prefixMeta, sk[len(prefixSize):])); err != nil {
 			return err
 		}
-		dBlocks, dBytes = -1, -old
+		dBlocks, dBytes = -1, -n
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("delete block %s: %w", c, err)
 	}
 	s.addCounts(dBlocks, dBytes)
-	if inFile {
+	if old.seg {
+		s.segs.addLive(old.loc.seg, -int64(old.loc.n))
+		if s.segs.sealedGarbage(old.loc.seg) {
+			s.kickCollector()
+		}
+	}
+	if old.file {
 		if err := s.files.remove(c); err != nil {
 			return fmt.Errorf("delete block: %w", err)
 		}
@@ -519,24 +604,6 @@ func (s *BadgerStore) Stats() (blocks int64, nbytes int64, err error) {
 	return s.blocks, s.bytes, nil
 }
 
-// CollectGarbage reclaims value-log space left by deleted or rewritten
-// blocks, rewriting at most a few files whose garbage ratio is at least
-// one half. It is slow and meant to be called now and then by the node
-// (never concurrently with itself); it returns nil when nothing was left
-// to collect.
-func (s *BadgerStore) CollectGarbage() error {
-	for range 8 {
-		err := s.db.RunValueLogGC(0.5)
-		if errors.Is(err, badger.ErrNoRewrite) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("value log gc: %w", err)
-		}
-	}
-	return nil
-}
-
 // Close closes the database; closing twice is harmless.
 func (s *BadgerStore) Close() error {
 	s.mu.Lock()
@@ -547,8 +614,12 @@ func (s *BadgerStore) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	close(s.sweepStop)
+	close(s.collectStop)
 	<-s.sweepDone
-	if err := s.db.Close(); err != nil {
+	<-s.collectDone
+	err := s.db.Close()
+	s.segs.close()
+	if err != nil {
 		return fmt.Errorf("close badger store: %w", err)
 	}
 	return nil

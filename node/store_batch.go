@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/ipfs/go-cid"
@@ -29,36 +30,48 @@ func (s *BadgerStore) PutBlocks(cids []cid.Cid, datas [][]byte) error {
 	return s.putVerified(cids, datas)
 }
 
-// putVerified stores verified blocks: those of fileMin bytes and
-// more as durable files first, then the index entries of all of them in
-// one synced transaction, under the shard locks of the file blocks.
+// putVerified stores verified blocks: those of fileMin bytes and more
+// appended to a segment and synced first, then the index entries of all
+// of them in one synced transaction, under the shard locks of the
+// segment blocks.
 func (s *BadgerStore) putVerified(cids []cid.Cid, datas [][]byte) error {
 	if len(cids) == 0 {
 		return nil
 	}
-	var fileCids []cid.Cid
-	var fileDatas [][]byte
+	var segCids []cid.Cid
+	var segDatas [][]byte
 	for i, c := range cids {
 		if len(datas[i]) >= s.fileMin {
-			fileCids, fileDatas = append(fileCids, c), append(fileDatas, datas[i])
+			segCids, segDatas = append(segCids, c), append(segDatas, datas[i])
 		}
 	}
-	if len(fileCids) > 0 {
-		unlock := s.files.lock(fileCids)
+	var locs []segLoc
+	if len(segCids) > 0 {
+		unlock := s.files.lock(segCids)
 		defer unlock()
-		if err := s.files.write(fileCids, fileDatas); err != nil {
+		var err error
+		if locs, err = s.segs.append(segDatas, nil); err != nil {
 			return fmt.Errorf("put %d blocks: %w", len(cids), err)
 		}
 	}
-	return s.commitIndex(cids, datas)
+	return s.commitIndex(cids, datas, locs)
 }
 
-// commitIndex writes the index entries of blocks whose files (if any) are
-// durable already, splitting a batch too big for one transaction.
-func (s *BadgerStore) commitIndex(cids []cid.Cid, datas [][]byte) error {
+// commitIndex writes the index entries of blocks, splitting a batch too
+// big for one transaction. locs are where the blocks of fileMin bytes and
+// more are, in order, already durable. What an entry replaces is let go
+// after the commit: a segment's bytes become garbage, a block file is
+// removed.
+func (s *BadgerStore) commitIndex(cids []cid.Cid, datas [][]byte, locs []segLoc) error {
 	var dBlocks, dBytes int64
+	type replacedEntry struct {
+		c cid.Cid
+		e indexEntry
+	}
+	var replaced []replacedEntry
 	err := s.update(func(txn *badger.Txn) error {
-		dBlocks, dBytes = 0, 0
+		dBlocks, dBytes, replaced = 0, 0, replaced[:0]
+		next := 0 // index into locs
 		for i, c := range cids {
 			dk, sk, err := blockKeys(c)
 			if err != nil {
@@ -79,8 +92,23 @@ func (s *BadgerStore) commitIndex(cids []cid.Cid, datas [][]byte) error {
 			default:
 				return err
 			}
-			e := badger.NewEntry(dk, binary.BigEndian.AppendUint32(nil, fileChecksum(datas[i]))).WithMeta(metaInFile)
-			if n < int64(s.fileMin) {
+			switch di, err := txn.Get(dk); {
+			case err == nil:
+				old, err := entryOf(di)
+				if err != nil {
+					return err
+				}
+				if old.seg || old.file {
+					replaced = append(replaced, replacedEntry{c, old})
+				}
+			case !errors.Is(err, badger.ErrKeyNotFound):
+				return err
+			}
+			var e *badger.Entry
+			if n >= int64(s.fileMin) {
+				e = badger.NewEntry(dk, locs[next].encode()).WithMeta(metaInSegment)
+				next++
+			} else {
 				e = badger.NewEntry(dk, bytes.Clone(datas[i]))
 			}
 			if err := txn.SetEntry(e); err != nil {
@@ -94,14 +122,33 @@ func (s *BadgerStore) commitIndex(cids []cid.Cid, datas [][]byte) error {
 	})
 	if errors.Is(err, badger.ErrTxnTooBig) && len(cids) > 1 {
 		half := len(cids) / 2
-		if err := s.commitIndex(cids[:half], datas[:half]); err != nil {
+		split := 0 // locs of the first half
+		for _, d := range datas[:half] {
+			if len(d) >= s.fileMin {
+				split++
+			}
+		}
+		if err := s.commitIndex(cids[:half], datas[:half], locs[:split]); err != nil {
 			return err
 		}
-		return s.commitIndex(cids[half:], datas[half:])
+		return s.commitIndex(cids[half:], datas[half:], locs[split:])
 	}
 	if err != nil {
 		return fmt.Errorf("put %d blocks: %w", len(cids), err)
 	}
 	s.addCounts(dBlocks, dBytes)
+	for _, l := range locs {
+		s.segs.addLive(l.seg, int64(l.n))
+	}
+	for _, r := range replaced {
+		switch {
+		case r.e.seg:
+			s.segs.addLive(r.e.loc.seg, -int64(r.e.loc.n))
+		case r.e.file:
+			if err := s.files.remove(r.c); err != nil {
+				slog.Default().Warn("removing a replaced block file", "err", err)
+			}
+		}
+	}
 	return nil
 }

@@ -35,16 +35,17 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// storeLayouts are the two places a large block's bytes can live: a file
-// of its own (the default) or Badger's value log (the layout before block
-// files, kept for comparison).
+// storeLayouts are the two places a large block's bytes can live: a
+// segment (the default) or Badger's value log (the layout before block
+// files and segments, kept for comparison).
 var storeLayouts = []struct {
 	name    string
 	fileMin int
-}{{"files", fileThreshold}, {"badger", math.MaxInt}}
+}{{"segments", fileThreshold}, {"badger", math.MaxInt}}
 
 // openBenchStore opens a store in a temporary directory that keeps blocks
-// of fileMin bytes or more in files; it is closed when the benchmark ends.
+// of fileMin bytes or more in segments; it is closed when the benchmark
+// ends.
 func openBenchStore(b *testing.B, fileMin int) *BadgerStore {
 	b.Helper()
 	s, err := OpenBadgerStore(b.TempDir())

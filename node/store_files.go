@@ -17,32 +17,27 @@ import (
 	"github.com/chorus-data/chorus/replica"
 )
 
-// fileThreshold is the size from which a block's bytes are kept in a file
-// of their own instead of in Badger. A synced Badger write of 1 MiB values
-// tops out near 230-580 MB/s here (the value log is written through a
-// memory map), while writing and fsyncing files from as many goroutines
-// reaches about 1.1 GB/s on the same disk; small blocks stay in Badger,
-// where a batch of them costs one sync.
+// fileThreshold is the size from which a block's bytes are kept outside
+// Badger, in a segment (store_segments.go). A synced Badger write of 1 MiB
+// values tops out near 230-580 MB/s here (the value log is written through
+// a memory map); small blocks stay in Badger, where a batch of them costs
+// one sync.
 const fileThreshold = 64 << 10
 
-// Layout of the block files under a store's directory:
+// Before segments, each large block had a file of its own, and stores
+// written then still hold such files:
 //
 //	blocks/tmp/put-*              a block being written (removed at open)
 //	blocks/<xx>/<CID>             a block's bytes, xx the hex of the last
 //	                              byte of its digest (256 shards)
 //
-// Badger remains the index: a block is held when its size entry exists,
-// and its data entry is then either its bytes or, flagged with
-// metaInFile, the CRC-32C of the bytes in the file (fileChecksum; empty in
-// stores written before it). A file is written to
-// blocks/tmp, fsynced, renamed into its shard and the shard directory is
-// fsynced before the Badger entries are committed (synced), so an
-// acknowledged put is durable and a crash at any point leaves either no
-// index entry (the block is not held; at worst a complete, unreferenced
-// file remains, which the sweep after the next open removes, see
-// store_sweep.go, unless a put of the same block replaces it first) or an
-// entry whose file is complete. Deletion commits the index first and
-// removes the file afterwards, with the same outcome.
+// with a data entry flagged metaInFile whose value is the CRC-32C of the
+// file's bytes (fileChecksum; empty in stores written before it). Such
+// blocks are still read, deleted and replaced (a put of one writes it to a
+// segment and removes the file after the index commit); no new file is
+// written. An unindexed file, which a crash between a file's rename and
+// its index commit could leave, is removed by the sweep after open
+// (store_sweep.go).
 const (
 	blockFilesDir = "blocks"
 	blockTmpDir   = "tmp"
@@ -51,32 +46,24 @@ const (
 	metaInFile byte = 1
 )
 
-// blockFiles keeps large blocks as files. Writers and deleters of blocks
-// in the same shard are serialized by that shard's lock, held across the
-// file operation and the index commit, so a put and a delete of one block
-// cannot interleave into an index entry without its file.
+// blockFiles reads and removes the block files of older stores, and holds
+// the store's shard locks: writers and deleters of large blocks in the same
+// shard are serialized by that shard's lock, held across the segment
+// append or file removal and the index commit, so a put, a delete and a
+// compaction of one block cannot interleave.
 type blockFiles struct {
 	root  string
 	tmp   string
 	locks [256]sync.Mutex
 }
 
-// openBlockFiles prepares the block-file directory under dir and removes
-// the temporary files a crash may have left. Shard directories are made
-// when their first block is written.
+// openBlockFiles removes the temporary files a crash of an older version
+// may have left under dir.
 func openBlockFiles(dir string) (*blockFiles, error) {
 	root := filepath.Join(dir, blockFilesDir)
 	f := &blockFiles{root: root, tmp: filepath.Join(root, blockTmpDir)}
 	if err := os.RemoveAll(f.tmp); err != nil {
 		return nil, fmt.Errorf("block files: %w", err)
-	}
-	if err := os.MkdirAll(f.tmp, 0o755); err != nil {
-		return nil, fmt.Errorf("block files: %w", err)
-	}
-	for _, d := range []string{root, dir} {
-		if err := syncPath(d); err != nil {
-			return nil, fmt.Errorf("block files: %w", err)
-		}
 	}
 	return f, nil
 }
@@ -115,66 +102,6 @@ func (f *blockFiles) lock(cids []cid.Cid) (unlock func()) {
 			f.locks[s].Unlock()
 		}
 	}
-}
-
-// write stores the blocks as files and makes them durable: each file is
-// fsynced before it is renamed into place, then each shard directory
-// touched is fsynced once. The caller holds the shard locks.
-func (f *blockFiles) write(cids []cid.Cid, datas [][]byte) error {
-	dirs := make(map[byte]bool)
-	for i, c := range cids {
-		if err := f.writeOne(c, datas[i]); err != nil {
-			return err
-		}
-		dirs[shardOf(c)] = true
-	}
-	for shard := range dirs {
-		if err := syncPath(f.shardDir(shard)); err != nil {
-			return fmt.Errorf("block files: %w", err)
-		}
-	}
-	return nil
-}
-
-func (f *blockFiles) writeOne(c cid.Cid, data []byte) (err error) {
-	t, err := os.CreateTemp(f.tmp, "put-*")
-	if err != nil {
-		return fmt.Errorf("block file %s: %w", c, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = t.Close()
-			_ = os.Remove(t.Name())
-		}
-	}()
-	if _, err := t.Write(data); err != nil {
-		return fmt.Errorf("block file %s: %w", c, err)
-	}
-	if err := t.Sync(); err != nil {
-		return fmt.Errorf("block file %s: %w", c, err)
-	}
-	if err := t.Close(); err != nil {
-		return fmt.Errorf("block file %s: %w", c, err)
-	}
-	err = os.Rename(t.Name(), f.path(c))
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := f.makeShard(shardOf(c)); err != nil {
-			return fmt.Errorf("block file %s: %w", c, err)
-		}
-		err = os.Rename(t.Name(), f.path(c))
-	}
-	if err != nil {
-		return fmt.Errorf("block file %s: %w", c, err)
-	}
-	return nil
-}
-
-// makeShard creates a shard directory durably.
-func (f *blockFiles) makeShard(shard byte) error {
-	if err := os.Mkdir(f.shardDir(shard), 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return syncPath(f.root)
 }
 
 // read returns the bytes of c's file (an error wrapping fs.ErrNotExist

@@ -76,8 +76,8 @@ func (s *BadgerStore) sweepShard(shard byte) (int, error) {
 		if err != nil {
 			continue
 		}
-		_, inFile, _, err := s.getIndexed(dk)
-		if err == nil && inFile {
+		ie, err := s.getIndexed(dk)
+		if err == nil && ie.file {
 			continue
 		}
 		if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {

@@ -23,9 +23,7 @@ func TestBadgerStoreSweepsUnindexedFiles(t *testing.T) {
 	orphanCID := storetest.Block(t, orphan)
 
 	s := openTestStore(t, dir)
-	if err := s.PutBlock(keptCID, kept); err != nil {
-		t.Fatal(err)
-	}
+	putLegacyFile(t, s, keptCID, kept, checksumBytes(kept))
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

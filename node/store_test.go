@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io/fs"
 	"math/rand/v2"
@@ -134,7 +135,10 @@ func TestBadgerStoreCollectGarbage(t *testing.T) {
 	}
 }
 
-func TestBadgerStoreBlockFiles(t *testing.T) {
+// TestBadgerStoreSegmentBlock follows a large block through its segment:
+// stored there, a flipped bit caught on read and repaired by a put, kept
+// across a reopen, gone after a delete.
+func TestBadgerStoreSegmentBlock(t *testing.T) {
 	dir := t.TempDir()
 	s := openTestStore(t, dir)
 	r := rand.New(rand.NewPCG(7, 8))
@@ -143,16 +147,79 @@ func TestBadgerStoreBlockFiles(t *testing.T) {
 	if err := s.PutBlock(c, data); err != nil {
 		t.Fatal(err)
 	}
-	path := s.files.path(c)
-	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("block file: %d bytes, %v", len(got), err)
+	loc := segmentLoc(t, s, c)
+	path := filepath.Join(dir, segmentsDir, segmentName(loc.seg))
+	seg, err := os.ReadFile(path)
+	if err != nil || int64(len(seg)) < loc.off+int64(loc.n) || !bytes.Equal(seg[loc.off:loc.off+int64(loc.n)], data) {
+		t.Fatalf("segment %s: %d bytes, %v; the block is not at %d+%d", path, len(seg), err, loc.off, loc.n)
 	}
-	// A flipped bit in the file is caught on read, and a put repairs it.
-	bad := bytes.Clone(data)
-	bad[7] ^= 0x80
-	if err := os.WriteFile(path, bad, 0o644); err != nil {
+	// A flipped bit in the segment is caught on read, and a put repairs
+	// it by writing the block again elsewhere.
+	flipByte(t, path, loc.off+7)
+	if _, err := s.GetBlock(c); !errors.Is(err, replica.ErrCorrupt) {
+		t.Fatalf("GetBlock of a corrupted block: err = %v, want ErrCorrupt", err)
+	}
+	putAndGet(t, s, c, data, "repair")
+	if again := segmentLoc(t, s, c); again == loc {
+		t.Fatalf("the repairing put left the block at %+v", loc)
+	}
+	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	s = openTestStore(t, dir)
+	defer s.Close()
+	if got, err := s.GetBlock(c); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("GetBlock after reopen: %d bytes, %v", len(got), err)
+	}
+	if err := s.DeleteBlock(c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetBlock(c); !errors.Is(err, replica.ErrNotFound) {
+		t.Fatalf("GetBlock after delete: err = %v, want ErrNotFound", err)
+	}
+}
+
+// TestBadgerStoreMissingSegment: a segment gone while the index places
+// blocks in it means those blocks are corrupt (to be repaired), not absent.
+func TestBadgerStoreMissingSegment(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	data := storetest.RandomBytes(rand.New(rand.NewPCG(7, 9)), 2*fileThreshold)
+	c := storetest.Block(t, data)
+	if err := s.PutBlock(c, data); err != nil {
+		t.Fatal(err)
+	}
+	loc := segmentLoc(t, s, c)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, segmentsDir, segmentName(loc.seg))); err != nil {
+		t.Fatal(err)
+	}
+	s = openTestStore(t, dir)
+	defer s.Close()
+	if _, err := s.GetBlock(c); !errors.Is(err, replica.ErrCorrupt) {
+		t.Fatalf("GetBlock from a missing segment: err = %v, want ErrCorrupt", err)
+	}
+	putAndGet(t, s, c, data, "repair")
+}
+
+// TestBadgerStoreLegacyFile: a block kept in a file of its own by an older
+// version is read, checked, replaced by a put (which moves it to a
+// segment and removes the file) and removed by a delete; a temporary file
+// left by a crash of that version is removed at open.
+func TestBadgerStoreLegacyFile(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir)
+	r := rand.New(rand.NewPCG(7, 10))
+	data := storetest.RandomBytes(r, fileThreshold)
+	c := storetest.Block(t, data)
+	putLegacyFile(t, s, c, data, checksumBytes(data))
+	path := s.files.path(c)
+	if got, err := s.GetBlock(c); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("GetBlock of a block file: %d bytes, %v", len(got), err)
+	}
+	flipByte(t, path, 7)
 	if _, err := s.GetBlock(c); !errors.Is(err, replica.ErrCorrupt) {
 		t.Fatalf("GetBlock of a corrupted file: err = %v, want ErrCorrupt", err)
 	}
@@ -163,9 +230,31 @@ func TestBadgerStoreBlockFiles(t *testing.T) {
 	if _, err := s.GetBlock(c); !errors.Is(err, replica.ErrCorrupt) {
 		t.Fatalf("GetBlock of a missing file: err = %v, want ErrCorrupt", err)
 	}
-	putAndGet(t, s, c, data, "repair")
-	// A temporary file left by a crash is removed at open; the block stays.
+	// A put moves the block to a segment and removes the file.
+	putLegacyFile(t, s, c, data, checksumBytes(data))
+	putAndGet(t, s, c, data, "put over a block file")
+	segmentLoc(t, s, c)
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("block file after a put moved it to a segment: %v", err)
+	}
+	if blocks, nbytes, err := s.Stats(); err != nil || blocks != 1 || nbytes != int64(len(data)) {
+		t.Fatalf("Stats = %d, %d, %v; want 1, %d", blocks, nbytes, err, len(data))
+	}
+	// Deleting a block that is in a file removes the file.
+	other := storetest.RandomBytes(r, 2*fileThreshold)
+	oc := storetest.Block(t, other)
+	putLegacyFile(t, s, oc, other, checksumBytes(other))
+	if err := s.DeleteBlock(oc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.files.path(oc)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("block file after delete: %v", err)
+	}
+	// A temporary file left by a crash is removed at open.
 	leftover := filepath.Join(dir, blockFilesDir, blockTmpDir, "put-crash")
+	if err := os.MkdirAll(filepath.Dir(leftover), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(leftover, data[:100], 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -176,19 +265,6 @@ func TestBadgerStoreBlockFiles(t *testing.T) {
 	defer s.Close()
 	if _, err := os.Stat(leftover); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("temporary file after reopen: %v", err)
-	}
-	if got, err := s.GetBlock(c); err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("GetBlock after reopen: %d bytes, %v", len(got), err)
-	}
-	// Deleting the block removes its file.
-	if err := s.DeleteBlock(c); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("block file after delete: %v", err)
-	}
-	if _, err := s.GetBlock(c); !errors.Is(err, replica.ErrNotFound) {
-		t.Fatalf("GetBlock after delete: err = %v, want ErrNotFound", err)
 	}
 }
 
@@ -224,48 +300,90 @@ func TestBadgerStoreFileChecksum(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	data := storetest.RandomBytes(r, fileThreshold+1)
 	c := storetest.Block(t, data)
-	if err := s.PutBlock(c, data); err != nil {
-		t.Fatal(err)
-	}
-	dk, _, err := blockKeys(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, inFile, sum, err := s.getIndexed(dk); err != nil || !inFile || len(sum) != 4 {
-		t.Fatalf("index entry: in file %v, checksum %x, %v", inFile, sum, err)
-	}
-	setEntry := func(v []byte) {
-		t.Helper()
-		err := s.db.Update(func(txn *badger.Txn) error {
-			return txn.SetEntry(badger.NewEntry(dk, v).WithMeta(metaInFile))
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	for _, tc := range []struct {
 		name  string
 		entry []byte
 	}{
+		{"checksum", checksumBytes(data)},
 		{"no checksum", []byte{}},
 		{"wrong checksum", []byte{1, 2, 3, 4}},
 	} {
-		setEntry(tc.entry)
+		putLegacyFile(t, s, c, data, tc.entry)
 		if got, err := s.GetBlock(c); err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("%s: GetBlock = %d bytes, %v", tc.name, len(got), err)
 		}
-		// The full check still catches a bad file.
-		bad := bytes.Clone(data)
-		bad[0] ^= 1
-		if err := os.WriteFile(s.files.path(c), bad, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		// A bad file is caught whichever check runs.
+		flipByte(t, s.files.path(c), 0)
 		if _, err := s.GetBlock(c); !errors.Is(err, replica.ErrCorrupt) {
 			t.Fatalf("%s: GetBlock of a corrupted file: err = %v, want ErrCorrupt", tc.name, err)
 		}
-		if err := os.WriteFile(s.files.path(c), data, 0o644); err != nil {
-			t.Fatal(err)
+	}
+}
+
+// putLegacyFile stores c as the version before segments did: its bytes in
+// a file of its own, its data entry flagged metaInFile with sum as value.
+func putLegacyFile(t *testing.T, s *BadgerStore, c cid.Cid, data, sum []byte) {
+	t.Helper()
+	path := s.files.path(c)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dk, sk, err := blockKeys(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.db.Update(func(txn *badger.Txn) error {
+		if err := txn.SetEntry(badger.NewEntry(dk, sum).WithMeta(metaInFile)); err != nil {
+			return err
 		}
+		return txn.Set(sk, binary.BigEndian.AppendUint64(nil, uint64(len(data))))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.recount(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checksumBytes is the index value of a block file's checksum.
+func checksumBytes(data []byte) []byte {
+	return binary.BigEndian.AppendUint32(nil, fileChecksum(data))
+}
+
+// segmentLoc returns where the index places c, failing the test unless
+// it is in a segment.
+func segmentLoc(t *testing.T, s *BadgerStore, c cid.Cid) segLoc {
+	t.Helper()
+	dk, _, err := blockKeys(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.getIndexed(dk)
+	if err != nil || !e.seg {
+		t.Fatalf("index entry of %s: %+v, %v; want a segment", c, e, err)
+	}
+	return e.loc
+}
+
+// flipByte flips one bit of the byte at off in the file at path.
+func flipByte(t *testing.T, path string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0x80
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
 	}
 }
 
