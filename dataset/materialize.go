@@ -150,16 +150,25 @@ func writeTreeFresh(m *Manifest, dest, partial string, keep []int, f *fetcher) (
 	} else if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return err
 	}
+	// Every directory first (parents come before their entries in a
+	// manifest), so that the files can be opened ahead in any order.
 	for i := range m.Entries {
 		e := &m.Entries[i]
-		full := filepath.Join(tmp, filepath.FromSlash(e.Path))
-		if e.Type == Dir {
-			if err := os.Mkdir(full, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-				return err
-			}
+		if e.Type != Dir {
 			continue
 		}
-		out, err := openAt(full, e, keep[i])
+		if err := os.Mkdir(filepath.Join(tmp, filepath.FromSlash(e.Path)), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	}
+	opener := startOpenAhead(m, tmp, keep)
+	defer opener.close()
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		if e.Type == Dir {
+			continue
+		}
+		out, err := opener.take(i)
 		if err != nil {
 			return err
 		}
