@@ -28,8 +28,11 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", name, v)
 		}
 	}
-	if len(res.RawStreamSamplesMBps) != 3 || res.RawStreamMBps != median(res.RawStreamSamplesMBps) {
-		t.Errorf("raw stream %v from samples %v: want the median of 3", res.RawStreamMBps, res.RawStreamSamplesMBps)
+	if len(res.RawStreamSamplesMBps) != fetchSamples+2 || res.RawStreamMBps != median(res.RawStreamSamplesMBps) {
+		t.Errorf("raw stream %v from samples %v: want the median of %d", res.RawStreamMBps, res.RawStreamSamplesMBps, fetchSamples+2)
+	}
+	if len(res.FetchSingleSamplesMBps) != fetchSamples || res.FetchSingleMBps != median(res.FetchSingleSamplesMBps) {
+		t.Errorf("fetch %v from samples %v: want the median of %d", res.FetchSingleMBps, res.FetchSingleSamplesMBps, fetchSamples)
 	}
 	if res.FetchMultiMBps <= res.MultiLinkLimitMBps {
 		t.Errorf("three links of %.1f MB/s gave %.1f MB/s: not striped", res.MultiLinkLimitMBps, res.FetchMultiMBps)
