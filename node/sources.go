@@ -131,10 +131,16 @@ func (n *Node) rankSources(cands []peer.ID, size int64) []peer.ID {
 		rtt   time.Duration
 		queue time.Duration
 	}
+	pendings := make([]int64, len(cands))
+	bws := make([]float64, len(cands))
+	provisional := make([]bool, len(cands))
+	for i, p := range cands {
+		pendings[i], bws[i], provisional[i] = n.pipeTo(p).rankLoad()
+	}
+	liftProvisional(bws, provisional)
 	s := make([]scored, len(cands))
 	for i, p := range cands {
-		pending, bw := n.pipeTo(p).rankLoad()
-		s[i] = scored{p, n.rtt(p), time.Duration(float64(pending+size) / bw * float64(time.Second))}
+		s[i] = scored{p, n.rtt(p), time.Duration(float64(pendings[i]+size) / bws[i] * float64(time.Second))}
 	}
 	sort.SliceStable(s, func(i, j int) bool { return s[i].rtt < s[j].rtt })
 	first := -1
