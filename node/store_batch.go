@@ -49,10 +49,12 @@ func (s *BadgerStore) putVerified(cids []cid.Cid, datas [][]byte) error {
 	if len(segCids) > 0 {
 		unlock := s.files.lock(segCids)
 		defer unlock()
+		var done func()
 		var err error
-		if locs, err = s.segs.append(segDatas, nil); err != nil {
+		if locs, done, err = s.segs.append(segDatas, nil); err != nil {
 			return fmt.Errorf("put %d blocks: %w", len(cids), err)
 		}
+		defer done()
 	}
 	return s.commitIndex(cids, datas, locs)
 }

@@ -200,8 +200,13 @@ func (s *BadgerStore) compactSegment(id uint32, stop <-chan struct{}) error {
 		blocks = blocks[n:]
 	}
 	// Only a walk of the index, not the live count, decides that nothing
-	// is left: puts never append to a sealed segment and every commit
-	// moves entries away from it, so none can appear after the walk.
+	// is left, and only once the segment is settled: a put that wrote
+	// there before it was sealed may not have committed its entry yet.
+	// After that, puts never append to it and every commit moves entries
+	// away from it, so none can appear after the walk.
+	if !s.segs.settled(id) {
+		return nil
+	}
 	left := 0
 	err = s.walkSegmentEntries(func(b segBlock) error {
 		if b.loc.seg == id {
@@ -256,10 +261,11 @@ func (s *BadgerStore) moveBlocks(blocks []segBlock) error {
 	if len(moving) == 0 {
 		return nil
 	}
-	locs, err := s.segs.append(datas, sums)
+	locs, done, err := s.segs.append(datas, sums)
 	if err != nil {
 		return err
 	}
+	defer done()
 	err = s.update(func(txn *badger.Txn) error {
 		for i, b := range moving {
 			if err := txn.SetEntry(badger.NewEntry(b.dk, locs[i].encode()).WithMeta(metaInSegment)); err != nil {

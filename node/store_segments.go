@@ -101,6 +101,7 @@ type segment struct {
 	size    int64 // bytes reserved: the file's size once writes land
 	live    int64 // bytes of the blocks the index places here
 	refs    int   // reads and appends using f
+	writers int   // appends whose index commit has not yet finished
 	retired bool  // removed from segments; closed and deleted at refs 0
 }
 
@@ -197,6 +198,7 @@ func (s *segments) reserve(n int64) (*segment, int64, error) {
 	off := a.size
 	a.size += n
 	a.refs++
+	a.writers++
 	return a, off, nil
 }
 
@@ -204,23 +206,34 @@ func (s *segments) reserve(n int64) (*segment, int64, error) {
 // durable, with their locations: sums[i] is kept as the checksum of
 // datas[i], or computed when sums is nil. Nothing points at the bytes
 // until the caller commits the locations to the index; if that fails
-// they are garbage.
-func (s *segments) append(datas [][]byte, sums []uint32) ([]segLoc, error) {
-	locs := make([]segLoc, len(datas))
+// they are garbage. The caller calls done once that commit has finished
+// or failed: until then the segments written stay, since the collector
+// cannot see blocks the index does not name yet (on error, append has
+// called it).
+func (s *segments) append(datas [][]byte, sums []uint32) (locs []segLoc, done func(), err error) {
+	locs = make([]segLoc, len(datas))
 	var used []*segment
-	defer func() {
+	done = func() {
 		for _, sg := range used {
+			s.mu.Lock()
+			sg.writers--
+			s.mu.Unlock()
 			s.release(sg)
+		}
+	}
+	defer func() {
+		if err != nil {
+			done()
 		}
 	}()
 	for i, d := range datas {
 		sg, off, err := s.reserve(int64(len(d)))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		used = append(used, sg)
 		if _, err := sg.f.WriteAt(d, off); err != nil {
-			return nil, fmt.Errorf("segment %d: %w", sg.id, err)
+			return nil, nil, fmt.Errorf("segment %d: %w", sg.id, err)
 		}
 		sum := uint32(0)
 		if sums != nil {
@@ -237,10 +250,10 @@ func (s *segments) append(datas [][]byte, sums []uint32) ([]segLoc, error) {
 		}
 		synced[sg] = true
 		if err := sg.sync.wait(); err != nil {
-			return nil, fmt.Errorf("segment %d: %w", sg.id, err)
+			return nil, nil, fmt.Errorf("segment %d: %w", sg.id, err)
 		}
 	}
-	return locs, nil
+	return locs, done, nil
 }
 
 // read returns the bytes at l in a buffer from getBuf that the caller
@@ -308,7 +321,8 @@ func (s *segments) sealedGarbage(id uint32) bool {
 }
 
 // compactable lists the sealed segments at most half live, the emptiest
-// first.
+// first, leaving out those with appends still to be committed (their
+// bytes count in size but not yet in live).
 func (s *segments) compactable() []uint32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -318,7 +332,7 @@ func (s *segments) compactable() []uint32 {
 	}
 	var cs []cand
 	for id, sg := range s.segs {
-		if sg != s.active && (2*sg.live < sg.size || sg.live == 0) {
+		if sg != s.active && sg.writers == 0 && (2*sg.live < sg.size || sg.live == 0) {
 			cs = append(cs, cand{id, float64(sg.live) / float64(max(sg.size, 1))})
 		}
 	}
@@ -330,13 +344,23 @@ func (s *segments) compactable() []uint32 {
 	return ids
 }
 
+// settled reports whether segment id is sealed with no append still to
+// be committed: from then on no index entry can come to name it, so a
+// walk of the index that finds none there may retire it.
+func (s *segments) settled(id uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sg := s.segs[id]
+	return sg != nil && sg != s.active && sg.writers == 0
+}
+
 // retire takes segment id out of the set; its file is closed and deleted
-// once no read uses it. The caller has checked that the index places no
-// block in it. The active segment is never retired.
+// once no read uses it. The caller has seen it settled and then walked the
+// index and found no block in it. The active segment is never retired.
 func (s *segments) retire(id uint32) {
 	s.mu.Lock()
 	sg := s.segs[id]
-	if sg == nil || sg == s.active {
+	if sg == nil || sg == s.active || sg.writers > 0 {
 		s.mu.Unlock()
 		return
 	}

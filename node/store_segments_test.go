@@ -213,16 +213,18 @@ func TestBadgerStoreUnindexedSegmentBytes(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	cids, datas := putRandomBlocks(t, s, r, 2)
 	orphan := storetest.RandomBytes(r, 2*fileThreshold)
-	mixed, err := s.segs.append([][]byte{orphan}, nil)
+	mixed, done, err := s.segs.append([][]byte{orphan}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	done()
 	// Now a segment of nothing but unindexed bytes.
 	s.segs.maxSize = 0
-	lone, err := s.segs.append([][]byte{orphan}, nil)
+	lone, done, err := s.segs.append([][]byte{orphan}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	done()
 	if lone[0].seg == mixed[0].seg {
 		t.Fatal("the second append did not start a new segment")
 	}

@@ -324,6 +324,10 @@ func TestBadgerStoreFileChecksum(t *testing.T) {
 // a file of its own, its data entry flagged metaInFile with sum as value.
 func putLegacyFile(t *testing.T, s *BadgerStore, c cid.Cid, data, sum []byte) {
 	t.Helper()
+	// Under the shard lock, as that version's put was: the sweep after
+	// open must not see the file before its index entry.
+	unlock := s.files.lock([]cid.Cid{c})
+	defer unlock()
 	path := s.files.path(c)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
