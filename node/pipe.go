@@ -15,7 +15,8 @@ import (
 
 // Tuning of the per-peer block pipelines.
 const (
-	// pipeWindow is how many block requests may be in flight to one peer.
+	// pipeWindow is the most block requests in flight to one peer (see
+	// inflightWindow).
 	pipeWindow = 16
 	// smallBlock is the largest block that is batched with others.
 	smallBlock = 256 << 10
@@ -75,6 +76,7 @@ type peerPipe struct {
 	busySince     time.Time     // when inflight went from 0 to 1
 	busy          time.Duration // total time with requests in flight
 	moved         int64         // bytes moved during busy
+	requests      int64         // requests that moved them
 	progressed    time.Time     // when a request last completed
 }
 
@@ -108,7 +110,7 @@ func (pp *peerPipe) do(o *pipeOp) pipeResult {
 
 // pumpLocked starts requests while the window has room.
 func (pp *peerPipe) pumpLocked() {
-	for pp.inflight < pipeWindow && len(pp.queue) > 0 {
+	for pp.inflight < pp.windowLocked() && len(pp.queue) > 0 {
 		// Drop operations whose caller has gone away.
 		first := pp.queue[0]
 		if first.ctx.Err() != nil {
@@ -156,6 +158,7 @@ func (pp *peerPipe) send(batch []*pipeOp, total int64) {
 	pp.inflightBytes -= total
 	pp.moved += moved
 	if moved > 0 {
+		pp.requests++
 		pp.progressed = time.Now()
 	}
 	if pp.inflight == 0 {
@@ -164,6 +167,7 @@ func (pp *peerPipe) send(batch []*pipeOp, total int64) {
 		if pp.busy > 20*time.Second {
 			pp.busy /= 2
 			pp.moved /= 2
+			pp.requests = (pp.requests + 1) / 2
 		}
 	}
 	pp.pumpLocked()
