@@ -17,8 +17,11 @@ func openFDs(t *testing.T) int {
 	return len(fds)
 }
 
-// treeManifest is a manifest of dirs directories of files empty files each.
-func treeManifest(dirs, files int) *Manifest {
+// treeManifest returns a manifest of dirs directories of files empty
+// files each, and a root holding its directories, as writeTreeFresh makes
+// them before it opens the files.
+func treeManifest(t *testing.T, dirs, files int) (*Manifest, string) {
+	t.Helper()
 	m := &Manifest{}
 	for d := range dirs {
 		m.Entries = append(m.Entries, Entry{Path: fmt.Sprintf("d%03d", d), Type: Dir, Mode: 0o755})
@@ -26,14 +29,7 @@ func treeManifest(dirs, files int) *Manifest {
 			m.Entries = append(m.Entries, Entry{Path: fmt.Sprintf("d%03d/f%03d", d, f), Type: File, Mode: 0o644})
 		}
 	}
-	return m
-}
-
-// TestOpenAheadInOrder: take hands out each file entry's own file, in
-// manifest order, and close leaves no descriptor open.
-func TestOpenAheadInOrder(t *testing.T) {
 	root := t.TempDir()
-	m := treeManifest(5, 40)
 	for _, e := range m.Entries {
 		if e.Type == Dir {
 			if err := os.Mkdir(filepath.Join(root, e.Path), 0o755); err != nil {
@@ -41,6 +37,13 @@ func TestOpenAheadInOrder(t *testing.T) {
 			}
 		}
 	}
+	return m, root
+}
+
+// TestOpenAheadInOrder: take hands out each file entry's own file, in
+// manifest order, and close leaves no descriptor open.
+func TestOpenAheadInOrder(t *testing.T) {
+	m, root := treeManifest(t, 5, 40)
 	before := openFDs(t)
 	o := startOpenAhead(m, root, make([]int, len(m.Entries)))
 	for i, e := range m.Entries {
@@ -65,15 +68,7 @@ func TestOpenAheadInOrder(t *testing.T) {
 // TestOpenAheadStopsOnError: when the writer stops at a file that cannot
 // be opened, close closes every file opened ahead of it.
 func TestOpenAheadStopsOnError(t *testing.T) {
-	root := t.TempDir()
-	m := treeManifest(3, 100)
-	for _, e := range m.Entries {
-		if e.Type == Dir {
-			if err := os.Mkdir(filepath.Join(root, e.Path), 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	m, root := treeManifest(t, 3, 100)
 	// A directory where entry 5's file should be: opening it fails.
 	if err := os.Mkdir(filepath.Join(root, m.Entries[5].Path), 0o755); err != nil {
 		t.Fatal(err)
