@@ -101,6 +101,7 @@ func (n *Node) Status(ctx context.Context) (*StatusInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.Segments = n.store.SegmentStats()
 	if st.Repair, err = n.RepairStatus(ctx); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,18 @@ type StatusInfo struct {
 	Connected   int         `json:"connected_peers"`
 	Blocks      int64       `json:"blocks"`
 	Bytes       int64       `json:"bytes"`
+	Segments    SegmentInfo `json:"segments"`
 	Repair      *RepairInfo `json:"repair,omitempty"`
+}
+
+// SegmentInfo describes the segment files that hold a node's large
+// blocks: how many, their bytes on disk, and how many of those belong to
+// blocks still held (the rest is garbage the collector reclaims once a
+// sealed segment is half garbage).
+type SegmentInfo struct {
+	Files     int   `json:"files"`
+	Bytes     int64 `json:"bytes"`
+	LiveBytes int64 `json:"live_bytes"`
 }
 
 // VersionInfo describes one version of a dataset.

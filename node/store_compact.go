@@ -127,6 +127,13 @@ func (s *BadgerStore) kickCollector() {
 	}
 }
 
+// SegmentStats returns the number of segment files, their bytes and the
+// bytes of the blocks the index places in them.
+func (s *BadgerStore) SegmentStats() SegmentInfo {
+	n, size, live := s.segs.stats()
+	return SegmentInfo{Files: n, Bytes: size, LiveBytes: live}
+}
+
 // CollectGarbage reclaims the space of deleted or rewritten blocks now:
 // it compacts every sealed segment at least half garbage, then rewrites at
 // most a few value-log files whose garbage ratio is at least one half. The

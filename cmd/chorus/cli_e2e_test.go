@@ -202,6 +202,23 @@ func TestCLIFiveProcesses(t *testing.T) {
 	if st.ID != id.ID || len(st.Successors) == 0 {
 		t.Fatalf("status = %+v", st)
 	}
+	// blob.bin's blocks are large, so they are in segments on the nodes
+	// that hold them; what a segment holds live is no more than its size
+	// or than what the node holds.
+	var live int64
+	for _, i := range []int{0, 3, 4} {
+		var st node.StatusInfo
+		if err := json.Unmarshal([]byte(mustChorus(t, "status", "--json", "--api", procs[i].api)), &st); err != nil {
+			t.Fatal(err)
+		}
+		if sg := st.Segments; sg.LiveBytes > sg.Bytes || sg.LiveBytes > st.Bytes || (sg.Bytes > 0) != (sg.Files > 0) {
+			t.Fatalf("node %d: segments %+v while holding %d bytes", i, sg, st.Bytes)
+		}
+		live += st.Segments.LiveBytes
+	}
+	if live == 0 {
+		t.Fatal("no live node keeps any block in a segment")
+	}
 
 	// Bad input: one clear line on stderr, a non-zero exit, nothing written.
 	conflict := t.TempDir()

@@ -215,8 +215,9 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	for i, s := range st.Successors {
 		fmt.Fprintf(stdout, "successor %d %s\n", i+1, s.ID)
 	}
-	fmt.Fprintf(stdout, "fingers     %d distinct\nknown nodes %d (connected %d)\nholding     %d blocks, %s\n",
-		len(st.Fingers), st.KnownNodes, st.Connected, st.Blocks, humanBytes(st.Bytes))
+	fmt.Fprintf(stdout, "fingers     %d distinct\nknown nodes %d (connected %d)\nholding     %d blocks, %s\nsegments    %d files, %s on disk, %s live\n",
+		len(st.Fingers), st.KnownNodes, st.Connected, st.Blocks, humanBytes(st.Bytes),
+		st.Segments.Files, humanBytes(st.Segments.Bytes), humanBytes(st.Segments.LiveBytes))
 	printRepair(stdout, st.Repair)
 	return nil
 }
