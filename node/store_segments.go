@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -173,33 +174,51 @@ func parseSegmentName(name string) (uint32, bool) {
 
 // reserve returns the active segment and an offset with n bytes free,
 // starting a new segment when there is none, the active one is full or a
-// sync of it failed. The caller writes there and then calls release.
+// sync of it failed. The reservation holds a reference to the segment
+// and counts as one of its writers until append's done.
 func (s *segments) reserve(n int64) (*segment, int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.active
 	if a == nil || (a.size > 0 && a.size+n > s.maxSize) || a.sync.err() != nil {
-		id := s.nextID
-		f, err := os.OpenFile(filepath.Join(s.dir, segmentName(id)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return nil, 0, fmt.Errorf("new segment: %w", err)
+		var err error
+		if a, err = s.startLocked(); err != nil {
+			return nil, 0, err
 		}
-		// The file's name must survive a crash before any index entry
-		// points into it.
-		if err := syncPath(s.dir); err != nil {
-			f.Close()
-			return nil, 0, fmt.Errorf("new segment: %w", err)
-		}
-		s.nextID++
-		a = newSegment(id, f, 0)
-		s.segs[id] = a
-		s.active = a
 	}
 	off := a.size
 	a.size += n
 	a.refs++
 	a.writers++
 	return a, off, nil
+}
+
+// startLocked creates the next segment and makes it the active one; s.mu
+// is held. An id whose file exists already (which no open leaves behind,
+// but a stray copy might) is skipped, never reused.
+func (s *segments) startLocked() (*segment, error) {
+	for range 8 {
+		id := s.nextID
+		s.nextID++
+		f, err := os.OpenFile(filepath.Join(s.dir, segmentName(id)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("new segment: %w", err)
+		}
+		// The file's name must survive a crash before any index entry
+		// points into it.
+		if err := syncPath(s.dir); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("new segment: %w", err)
+		}
+		a := newSegment(id, f, 0)
+		s.segs[id] = a
+		s.active = a
+		return a, nil
+	}
+	return nil, fmt.Errorf("new segment: ids up to %d taken: %w", s.nextID-1, fs.ErrExist)
 }
 
 // append writes datas to the active segment and returns once they are
