@@ -77,14 +77,16 @@ func (s *BadgerStore) recountSegments() error {
 		return fmt.Errorf("recount segments: %w", err)
 	}
 	s.segs.setLive(live)
+	s.segs.mu.Lock()
 	for id := range live {
-		s.segs.mu.Lock()
-		_, ok := s.segs.segs[id]
-		s.segs.mu.Unlock()
-		if !ok {
+		if _, ok := s.segs.segs[id]; !ok {
 			missing++
 		}
+		// A missing segment's id is never given to a new one: its
+		// blocks would then point into another segment's bytes.
+		s.segs.nextID = max(s.segs.nextID, id+1)
 	}
+	s.segs.mu.Unlock()
 	if missing > 0 {
 		slog.Default().Warn("index names segments that are missing; their blocks read as corrupt until repaired", "segments", missing)
 	}

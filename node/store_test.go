@@ -202,6 +202,10 @@ func TestBadgerStoreMissingSegment(t *testing.T) {
 		t.Fatalf("GetBlock from a missing segment: err = %v, want ErrCorrupt", err)
 	}
 	putAndGet(t, s, c, data, "repair")
+	// The repair went to a new segment, not to one reusing the lost id.
+	if again := segmentLoc(t, s, c); again.seg == loc.seg {
+		t.Fatalf("the repaired block is in segment %d, the id of the lost one", again.seg)
+	}
 }
 
 // TestBadgerStoreLegacyFile: a block kept in a file of its own by an older
