@@ -260,6 +260,11 @@ type pipeStats struct {
 func (pp *peerPipe) stats() pipeStats {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
+	return pp.statsLocked()
+}
+
+// statsLocked is stats with pp.mu held.
+func (pp *peerPipe) statsLocked() pipeStats {
 	busy := pp.busy
 	if pp.inflight > 0 {
 		busy += time.Since(pp.busySince)

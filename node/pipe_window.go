@@ -39,13 +39,9 @@ func inflightWindow(bw float64, rtt time.Duration, reqBytes float64) int {
 
 // windowLocked is the peer's current in-flight window; pp.mu is held.
 func (pp *peerPipe) windowLocked() int {
-	busy := pp.busy
-	if pp.inflight > 0 {
-		busy += time.Since(pp.busySince)
-	}
-	if pp.requests == 0 || busy <= 0 || pp.moved < measureBytes {
+	bw := pp.statsLocked().measured()
+	if bw <= 0 || pp.requests == 0 {
 		return pipeWindow
 	}
-	bw := float64(pp.moved) / busy.Seconds()
 	return inflightWindow(bw, pp.n.host.Peerstore().LatencyEWMA(pp.p), float64(pp.moved)/float64(pp.requests))
 }
