@@ -372,13 +372,8 @@ func (n *Node) maybeFinish(now overlay.Time) {
 func (n *Node) finishRound(now overlay.Time) {
 	rd := n.round
 	n.round = nil
-	var failed uint64
-	for _, sess := range rd.sessions {
-		if sess.failed {
-			rd.stats.PeersFailed++
-			failed |= sess.bit
-		}
-	}
+	failed := failedBits(rd)
+	rd.stats.PeersFailed += bits.OnesCount64(failed)
 	drops := make(map[overlay.ID][]int)
 	short := make(map[string]overlay.Time)
 	for k := range rd.items {
@@ -423,7 +418,7 @@ func (n *Node) finishRound(now overlay.Time) {
 			if now-h.since < n.cfg.HandoffDelay {
 				continue
 			}
-			if j := slices.IndexFunc(rd.chain, func(s overlay.NodeRef) bool { return s.ID == h.id }); j > 0 && lacking&(1<<(j-1)) != 0 {
+			if j := rd.chainIndex(h.id); j > 0 && lacking&(1<<(j-1)) != 0 {
 				if n.enqueue(Transfer{Peer: rd.chain[j], CID: it.c, Size: it.size}, 1) {
 					rd.stats.Pushes++
 				}
@@ -431,7 +426,7 @@ func (n *Node) finishRound(now overlay.Time) {
 		}
 		n.dropExtras(rd, k, held, unknown, count, now, drops)
 	}
-	n.settleRemote(rd, short, now)
+	n.settleRemote(rd, failed, short, now)
 	n.short = short
 	for _, s := range rd.chain[1:] {
 		ks := drops[s.ID]
@@ -497,7 +492,7 @@ func (n *Node) trackLacking(rd *round, it *item, lacking, unsure uint64, now ove
 	hs := n.lacking[it.ident]
 	keep := hs[:0]
 	for _, h := range hs {
-		j := slices.IndexFunc(rd.chain, func(s overlay.NodeRef) bool { return s.ID == h.id })
+		j := rd.chainIndex(h.id)
 		if j > 0 && (lacking|unsure)&(1<<(j-1)) != 0 {
 			keep = append(keep, h)
 		}
@@ -565,7 +560,7 @@ func (n *Node) dropExtras(rd *round, k int, held, unknown uint64, count int, now
 	order := make([]int, len(hs))
 	for i, h := range hs {
 		order[i] = i
-		pos[i] = slices.IndexFunc(rd.chain, func(s overlay.NodeRef) bool { return s.ID == h.id }) - 1
+		pos[i] = rd.chainIndex(h.id) - 1
 	}
 	slices.SortFunc(order, func(a, b int) int { return pos[b] - pos[a] })
 	var gone []overlay.ID
@@ -604,8 +599,9 @@ func (n *Node) dropExtras(rd *round, k int, held, unknown uint64, count int, now
 // it for HandoffDelay (handoff to the primary, as to any member). The
 // target comes from the block's metadata: none means DefaultReplicas and
 // no zones; otherwise the metadata is asked from a holder first (MsgMeta)
-// and, until it is known, only a block listed once is pulled.
-func (n *Node) settleRemote(rd *round, short map[string]overlay.Time, now overlay.Time) {
+// and, until it is known, only a block listed once is pulled. failed holds
+// the bits of the round's failed sessions.
+func (n *Node) settleRemote(rd *round, failed uint64, short map[string]overlay.Time, now overlay.Time) {
 	lacking := make(map[string]overlay.Time, len(rd.remote))
 	metas := make(map[string]Meta)
 	ids := make([]string, 0, len(rd.remote))
@@ -616,7 +612,7 @@ func (n *Node) settleRemote(rd *round, short map[string]overlay.Time, now overla
 	ask := make(map[int][]BlockMeta)
 	for _, ident := range ids {
 		ri := rd.remote[ident]
-		if ri.found&^failedBits(rd) == 0 {
+		if ri.found&^failed == 0 {
 			continue
 		}
 		since, ok := n.selfLacking[ident]
@@ -665,6 +661,12 @@ func (n *Node) settleRemote(rd *round, short map[string]overlay.Time, now overla
 			bms = bms[k:]
 		}
 	}
+}
+
+// chainIndex returns the position of id in the round's chain (0 is this
+// node, j+1 the peer of sessions[j]), or -1.
+func (rd *round) chainIndex(id overlay.ID) int {
+	return slices.IndexFunc(rd.chain, func(s overlay.NodeRef) bool { return s.ID == id })
 }
 
 // failedBits returns the bits of the round's failed sessions.
