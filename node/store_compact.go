@@ -146,13 +146,8 @@ func (s *BadgerStore) CollectGarbage() error { return s.collect(nil) }
 func (s *BadgerStore) collect(stop <-chan struct{}) error {
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
-	for _, id := range s.segs.compactable() {
-		if stopped(stop) {
-			return nil
-		}
-		if err := s.compactSegment(id, stop); err != nil {
-			return err
-		}
+	if err := s.compactSegments(s.segs.compactable(), stop); err != nil {
+		return err
 	}
 	for range 8 {
 		if stopped(stop) {
@@ -179,55 +174,72 @@ func stopped(stop <-chan struct{}) bool {
 	}
 }
 
-// compactSegment moves the blocks the index places in segment id to the
-// active segment, then retires id once the index places nothing there.
-// A block that cannot be read stays where it is (and keeps the segment),
-// to be found by the next read and repaired.
-func (s *BadgerStore) compactSegment(id uint32, stop <-chan struct{}) error {
-	var blocks []segBlock
+// compactSegments moves the blocks the index places in the segments ids
+// to the active segment, segment by segment in the order given, then
+// retires each that the index places nothing in any more. One walk of the
+// index finds the blocks of all of them, and one more, after the moves,
+// tells which are empty. A block that cannot be read stays where it is
+// (and keeps its segment), to be found by the next read and repaired.
+func (s *BadgerStore) compactSegments(ids []uint32, stop <-chan struct{}) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	blocks := make(map[uint32][]segBlock, len(ids))
+	for _, id := range ids {
+		blocks[id] = nil
+	}
 	err := s.walkSegmentEntries(func(b segBlock) error {
-		if b.loc.seg == id {
-			blocks = append(blocks, b)
+		if bs, ok := blocks[b.loc.seg]; ok {
+			blocks[b.loc.seg] = append(bs, b)
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("compact segment %d: %w", id, err)
+		return fmt.Errorf("compact segments: %w", err)
 	}
-	for len(blocks) > 0 {
-		if stopped(stop) {
-			return nil
+	for _, id := range ids {
+		for bs := blocks[id]; len(bs) > 0; {
+			if stopped(stop) {
+				return nil
+			}
+			n, size := 0, int64(0)
+			for n < len(bs) && (n == 0 || size+int64(bs[n].loc.n) <= compactBatchBytes) {
+				size += int64(bs[n].loc.n)
+				n++
+			}
+			if err := s.moveBlocks(bs[:n]); err != nil {
+				return fmt.Errorf("compact segment %d: %w", id, err)
+			}
+			bs = bs[n:]
 		}
-		n, size := 0, int64(0)
-		for n < len(blocks) && (n == 0 || size+int64(blocks[n].loc.n) <= compactBatchBytes) {
-			size += int64(blocks[n].loc.n)
-			n++
-		}
-		if err := s.moveBlocks(blocks[:n]); err != nil {
-			return fmt.Errorf("compact segment %d: %w", id, err)
-		}
-		blocks = blocks[n:]
 	}
 	// Only a walk of the index, not the live count, decides that nothing
-	// is left, and only once the segment is settled: a put that wrote
+	// is left, and only in a segment that is settled: a put that wrote
 	// there before it was sealed may not have committed its entry yet.
 	// After that, puts never append to it and every commit moves entries
 	// away from it, so none can appear after the walk.
-	if !s.segs.settled(id) {
+	left := make(map[uint32]int)
+	for _, id := range ids {
+		if s.segs.settled(id) {
+			left[id] = 0
+		}
+	}
+	if len(left) == 0 {
 		return nil
 	}
-	left := 0
 	err = s.walkSegmentEntries(func(b segBlock) error {
-		if b.loc.seg == id {
-			left++
+		if n, ok := left[b.loc.seg]; ok {
+			left[b.loc.seg] = n + 1
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("compact segment %d: %w", id, err)
+		return fmt.Errorf("compact segments: %w", err)
 	}
-	if left == 0 {
-		s.segs.retire(id)
+	for _, id := range ids {
+		if n, ok := left[id]; ok && n == 0 {
+			s.segs.retire(id)
+		}
 	}
 	return nil
 }

@@ -336,7 +336,13 @@ func (s *segments) sealedGarbage(id uint32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sg := s.segs[id]
-	return sg != nil && sg != s.active && 2*sg.live < sg.size
+	return sg != nil && s.garbageLocked(sg)
+}
+
+// garbageLocked reports whether sg is sealed and at most half live (or
+// empty); s.mu is held.
+func (s *segments) garbageLocked(sg *segment) bool {
+	return sg != s.active && (2*sg.live < sg.size || sg.live == 0)
 }
 
 // compactable lists the sealed segments at most half live, the emptiest
@@ -351,7 +357,7 @@ func (s *segments) compactable() []uint32 {
 	}
 	var cs []cand
 	for id, sg := range s.segs {
-		if sg != s.active && sg.writers == 0 && (2*sg.live < sg.size || sg.live == 0) {
+		if sg.writers == 0 && s.garbageLocked(sg) {
 			cs = append(cs, cand{id, float64(sg.live) / float64(max(sg.size, 1))})
 		}
 	}
