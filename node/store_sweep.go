@@ -34,6 +34,10 @@ func (s *BadgerStore) startSweep() {
 // sweepOrphans removes the unindexed block files of every shard, one
 // shard at a time, until stop is closed. It returns how many it removed.
 func (s *BadgerStore) sweepOrphans(stop <-chan struct{}) (int, error) {
+	// A store made since segments has no block files and nothing to sweep.
+	if _, err := os.Stat(s.files.root); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
 	removed := 0
 	for shard := range 256 {
 		select {
