@@ -8,7 +8,6 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/chorus-data/chorus/internal/pbwire"
-
 	"github.com/chorus-data/chorus/overlay"
 )
 
