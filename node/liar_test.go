@@ -14,13 +14,16 @@ import (
 	"github.com/chorus-data/chorus/dataset"
 )
 
-// lie makes n answer every block get with bytes that do not match the CID.
+// lie makes n answer every block get with bytes that do not match the CID,
+// on both block protocols. Streams opened before are served by the honest
+// handler, so they are reset.
 func lie(n *Node) {
-	n.host.SetStreamHandler(BlockProtocol, func(s network.Stream) {
-		n.serve(s, maxBlockFrame, func(_ peer.ID, req *rpcRequest) *rpcResponse {
-			return &rpcResponse{Status: statusOK, Data: []byte("not the block you asked for")}
-		})
-	})
+	liar := func(_ peer.ID, req *rpcRequest) *rpcResponse {
+		return &rpcResponse{Status: statusOK, Data: []byte("not the block you asked for")}
+	}
+	n.host.SetStreamHandler(BlockProtocol, func(s network.Stream) { n.serve(s, maxBlockFrame, liar) })
+	n.host.SetStreamHandler(BlockStreamProtocol, func(s network.Stream) { n.serveStream(s, maxBlockFrame, liar) })
+	resetBlockStreams(n)
 }
 
 func TestLyingPeerIsNeverTrusted(t *testing.T) {

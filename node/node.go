@@ -113,6 +113,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	n.ring = newRingLoop(n.self, cfg, n.sendRing)
 	n.host.SetStreamHandler(RingProtocol, n.handleRing)
 	n.host.SetStreamHandler(BlockProtocol, n.handleBlock)
+	n.host.SetStreamHandler(BlockStreamProtocol, n.handleBlockStream)
 	n.host.SetStreamHandler(NameProtocol, n.handleName)
 	if err := n.startRepl(); err != nil {
 		return nil, err

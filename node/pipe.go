@@ -78,6 +78,10 @@ type peerPipe struct {
 	moved         int64         // bytes moved during busy
 	requests      int64         // requests that moved them
 	progressed    time.Time     // when a request last completed
+	// streams are the idle block streams to the peer, oldest first, and
+	// pruneTimer closes those idle too long (see blockstream.go).
+	streams    []*blockConn
+	pruneTimer *time.Timer
 }
 
 // pipeTo returns the pipeline to p, creating it on first use.
@@ -206,7 +210,7 @@ func (pp *peerPipe) exchange(batch []*pipeOp, total int64) []pipeResult {
 	if first.op == opBlockGet {
 		maxResp = maxBlockFrame
 	}
-	resp, err := pp.n.call(ctx, pp.p, BlockProtocol, req, maxResp)
+	resp, err := pp.callBlock(ctx, req, maxResp)
 	if err != nil {
 		return fail(err)
 	}

@@ -12,6 +12,9 @@ const (
 	RingProtocol protocol.ID = "/chorus/ring/1.0.0"
 	// BlockProtocol carries block put/get/has requests, one per stream.
 	BlockProtocol protocol.ID = "/chorus/block/1.0.0"
+	// BlockStreamProtocol carries the same requests, many per stream,
+	// one at a time; peers prefer it and fall back to BlockProtocol.
+	BlockStreamProtocol protocol.ID = "/chorus/block/1.1.0"
 	// NameProtocol carries version record requests, one per stream.
 	NameProtocol protocol.ID = "/chorus/name/1.0.0"
 	// DHTPrefix is the protocol prefix of the node's kad-dht.

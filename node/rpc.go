@@ -37,18 +37,26 @@ func roundTrip(ctx context.Context, h host.Host, to peer.ID, proto protocol.ID, 
 		return nil, false, fmt.Errorf("open %s stream to %s: %w", proto, to, err)
 	}
 	defer s.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = s.SetDeadline(dl)
-	}
+	return exchangeOn(ctx, s, bufio.NewReader(s), to, req, maxResp, true)
+}
+
+// exchangeOn sends one request on s and reads the answer from r, which
+// reads s. With last, s carries nothing more and its write side is closed
+// after the request. On a failure before the answer is read, s is reset.
+func exchangeOn(ctx context.Context, s network.Stream, r *bufio.Reader, to peer.ID, req *rpcRequest, maxResp int, last bool) (resp *rpcResponse, reached bool, err error) {
+	dl, _ := ctx.Deadline() // zero (none) when ctx has no deadline
+	_ = s.SetDeadline(dl)
 	if err := writeFrame(s, pair(req.marshalParts())...); err != nil {
 		_ = s.Reset()
 		return nil, false, fmt.Errorf("send to %s: %w", to, err)
 	}
-	// The request is length-delimited, so the peer may answer (and close
-	// its side) before our half-close arrives; a failed CloseWrite is then
-	// harmless and the answer is still there to read.
-	_ = s.CloseWrite()
-	head, data, err := readSplitFrame(bufio.NewReader(s), maxResp, fRespData)
+	if last {
+		// The request is length-delimited, so the peer may answer (and
+		// close its side) before our half-close arrives; a failed
+		// CloseWrite is then harmless and the answer is still there.
+		_ = s.CloseWrite()
+	}
+	head, data, err := readSplitFrame(r, maxResp, fRespData)
 	if err != nil {
 		_ = s.Reset()
 		return nil, false, fmt.Errorf("read answer from %s: %w", to, err)
@@ -64,13 +72,23 @@ func roundTrip(ctx context.Context, h host.Host, to peer.ID, proto protocol.ID, 
 }
 
 // serve reads one request from s, runs handle and writes its answer.
-func (n *Node) serve(s network.Stream, maxReq int, handle func(from peer.ID, req *rpcRequest) *rpcResponse) {
+func (n *Node) serve(s network.Stream, maxReq int, handle rpcHandler) {
 	defer s.Close()
 	_ = s.SetDeadline(deadlineIn(n.cfg.RPCTimeout * 4))
-	head, data, err := readSplitFrame(bufio.NewReader(s), maxReq, fReqData)
+	n.serveOne(s, bufio.NewReader(s), maxReq, handle)
+}
+
+// rpcHandler answers one request from a peer.
+type rpcHandler func(from peer.ID, req *rpcRequest) *rpcResponse
+
+// serveOne reads one request from r, which reads s, runs handle and writes
+// its answer on s. It reports whether s is still usable; when not, s has
+// been reset.
+func (n *Node) serveOne(s network.Stream, r *bufio.Reader, maxReq int, handle rpcHandler) bool {
+	head, data, err := readSplitFrame(r, maxReq, fReqData)
 	if err != nil {
 		_ = s.Reset()
-		return
+		return false
 	}
 	var req rpcRequest
 	var resp *rpcResponse
@@ -82,14 +100,17 @@ func (n *Node) serve(s network.Stream, maxReq int, handle func(from peer.ID, req
 		}
 		resp = handle(s.Conn().RemotePeer(), &req)
 	}
-	if err := writeFrame(s, pair(resp.marshalParts())...); err != nil {
-		_ = s.Reset()
-	}
+	err = writeFrame(s, pair(resp.marshalParts())...)
 	// The stream has copied what it sends: the buffers the handler is done
 	// with can be used again.
 	for _, b := range resp.release {
 		putBuf(b)
 	}
+	if err != nil {
+		_ = s.Reset()
+		return false
+	}
+	return true
 }
 
 // pair makes a slice of marshalParts' two results.
