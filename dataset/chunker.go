@@ -138,8 +138,9 @@ func (c *Chunker) Next() ([]byte, error) {
 		return nil, io.EOF
 	}
 	n := c.cut(c.buf[c.start:c.end])
-	out := make([]byte, n)
-	copy(out, c.buf[c.start:])
+	// Appending to nil copies without first zeroing the new slice, as
+	// make followed by copy would.
+	out := append([]byte(nil), c.buf[c.start:c.start+n]...)
 	c.start += n
 	return out, nil
 }
