@@ -16,8 +16,8 @@ import (
 // request. Opening a stream costs a yamux handshake, a protocol
 // negotiation, resource-manager accounting and a handler goroutine, and a
 // fresh stream starts with yamux's smallest receive window; at a thousand
-// 1 MiB blocks per GiB that cost about a tenth of the transport's CPU (see
-// docs/design.md).
+// 1 MiB blocks per GiB that showed in the CPU time of every get and put
+// (measured in docs/design.md).
 
 // streamIdle is how long a block stream may wait for its next request
 // before the serving side closes it. The requesting side stops using a
@@ -46,8 +46,10 @@ func (pp *peerPipe) callBlock(ctx context.Context, req *rpcRequest, maxResp int)
 	if bc := pp.takeStream(); bc != nil {
 		resp, reached, err := exchangeOn(ctx, bc.s, bc.r, pp.p, req, maxResp, false)
 		if reached {
+			if err == nil {
+				pp.n.markAlive(pp.p)
+			}
 			pp.finish(bc, err)
-			pp.n.markAlive(pp.p)
 			return resp, err
 		}
 		if ctx.Err() != nil {
