@@ -46,9 +46,7 @@ func (pp *peerPipe) callBlock(ctx context.Context, req *rpcRequest, maxResp int)
 	if bc := pp.takeStream(); bc != nil {
 		resp, reached, err := exchangeOn(ctx, bc.s, bc.r, pp.p, req, maxResp, false)
 		if reached {
-			if err == nil {
-				pp.n.markAlive(pp.p)
-			}
+			pp.n.noteReached(pp.p, true, err)
 			pp.finish(bc, err)
 			return resp, err
 		}
@@ -58,16 +56,13 @@ func (pp *peerPipe) callBlock(ctx context.Context, req *rpcRequest, maxResp int)
 	}
 	bc, err := pp.openStream(ctx)
 	if err != nil {
-		pp.n.markDead(pp.p)
+		pp.n.noteReached(pp.p, false, err)
 		return nil, err
 	}
 	resp, reached, err := exchangeOn(ctx, bc.s, bc.r, pp.p, req, maxResp, !bc.many)
-	switch {
-	case !reached:
-		pp.n.markDead(pp.p)
+	pp.n.noteReached(pp.p, reached, err)
+	if !reached {
 		return nil, err
-	case err == nil:
-		pp.n.markAlive(pp.p)
 	}
 	pp.finish(bc, err)
 	return resp, err

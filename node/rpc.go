@@ -19,13 +19,19 @@ var errRemote = errors.New("peer refused")
 // A failure to reach the peer marks it dead for placement and reads.
 func (n *Node) call(ctx context.Context, to peer.ID, proto protocol.ID, req *rpcRequest, maxResp int) (*rpcResponse, error) {
 	resp, reached, err := roundTrip(ctx, n.host, to, proto, req, maxResp)
+	n.noteReached(to, reached, err)
+	return resp, err
+}
+
+// noteReached records how a request to p went: p is marked dead when it
+// could not be reached and alive when it answered well.
+func (n *Node) noteReached(p peer.ID, reached bool, err error) {
 	switch {
 	case !reached:
-		n.markDead(to)
+		n.markDead(p)
 	case err == nil:
-		n.markAlive(to)
+		n.markAlive(p)
 	}
-	return resp, err
 }
 
 // roundTrip sends one request from h on a fresh stream of proto and reads
