@@ -40,10 +40,8 @@ func (s *BadgerStore) sweepOrphans(stop <-chan struct{}) (int, error) {
 	}
 	removed := 0
 	for shard := range 256 {
-		select {
-		case <-stop:
+		if stopped(stop) {
 			return removed, nil
-		default:
 		}
 		n, err := s.sweepShard(byte(shard))
 		removed += n
