@@ -68,7 +68,6 @@ func (s *BadgerStore) walkSegmentEntries(fn func(b segBlock) error) error {
 // short.
 func (s *BadgerStore) recountSegments() error {
 	live := map[uint32]int64{}
-	missing := 0
 	err := s.walkSegmentEntries(func(b segBlock) error {
 		live[b.loc.seg] += int64(b.loc.n)
 		return nil
@@ -76,18 +75,7 @@ func (s *BadgerStore) recountSegments() error {
 	if err != nil {
 		return fmt.Errorf("recount segments: %w", err)
 	}
-	s.segs.setLive(live)
-	s.segs.mu.Lock()
-	for id := range live {
-		if _, ok := s.segs.segs[id]; !ok {
-			missing++
-		}
-		// A missing segment's id is never given to a new one: its
-		// blocks would then point into another segment's bytes.
-		s.segs.nextID = max(s.segs.nextID, id+1)
-	}
-	s.segs.mu.Unlock()
-	if missing > 0 {
+	if missing := s.segs.setLive(live); missing > 0 {
 		slog.Default().Warn("index names segments that are missing; their blocks read as corrupt until repaired", "segments", missing)
 	}
 	for _, id := range s.segs.compactable() {

@@ -321,13 +321,22 @@ func (s *segments) addLive(id uint32, delta int64) {
 }
 
 // setLive replaces every segment's live bytes with the sums the index
-// gives (at open).
-func (s *segments) setLive(live map[uint32]int64) {
+// gives (at open) and returns how many segments the index names that are
+// not there. A missing segment's id is never given to a new one: its
+// blocks would then point into another segment's bytes.
+func (s *segments) setLive(live map[uint32]int64) (missing int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, sg := range s.segs {
 		sg.live = live[id]
 	}
+	for id := range live {
+		if s.segs[id] == nil {
+			missing++
+		}
+		s.nextID = max(s.nextID, id+1)
+	}
+	return missing
 }
 
 // sealedGarbage reports whether segment id is sealed and mostly garbage:
@@ -376,7 +385,12 @@ func (s *segments) settled(id uint32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sg := s.segs[id]
-	return sg != nil && sg != s.active && sg.writers == 0
+	return sg != nil && s.settledLocked(sg)
+}
+
+// settledLocked is settled for an open segment; s.mu is held.
+func (s *segments) settledLocked(sg *segment) bool {
+	return sg != s.active && sg.writers == 0
 }
 
 // retire takes segment id out of the set; its file is closed and deleted
@@ -385,7 +399,7 @@ func (s *segments) settled(id uint32) bool {
 func (s *segments) retire(id uint32) {
 	s.mu.Lock()
 	sg := s.segs[id]
-	if sg == nil || sg == s.active || sg.writers > 0 {
+	if sg == nil || !s.settledLocked(sg) {
 		s.mu.Unlock()
 		return
 	}
