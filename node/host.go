@@ -98,7 +98,8 @@ func NewHost(ctx context.Context, cfg HostConfig) (host.Host, error) {
 	}
 
 	// Nothing reads libp2p's Prometheus metrics, and keeping them costs
-	// work on every stream opened and closed (a node opens one per block).
+	// work on every stream opened and closed (ring messages, repair
+	// transfers and name requests each open one).
 	mgr, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(ResourceLimits()), rcmgr.WithMetricsDisabled())
 	if err != nil {
 		return nil, fmt.Errorf("new host: resource manager: %w", err)
