@@ -341,12 +341,7 @@ func (s *segments) setLive(live map[uint32]int64) (missing int) {
 
 // sealedGarbage reports whether segment id is sealed and mostly garbage:
 // worth compacting.
-func (s *segments) sealedGarbage(id uint32) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sg := s.segs[id]
-	return sg != nil && s.garbageLocked(sg)
-}
+func (s *segments) sealedGarbage(id uint32) bool { return s.is(id, s.garbageLocked) }
 
 // garbageLocked reports whether sg is sealed and at most half live (or
 // empty); s.mu is held.
@@ -366,7 +361,7 @@ func (s *segments) compactable() []uint32 {
 	}
 	var cs []cand
 	for id, sg := range s.segs {
-		if sg.writers == 0 && s.garbageLocked(sg) {
+		if s.settledLocked(sg) && s.garbageLocked(sg) {
 			cs = append(cs, cand{id, float64(sg.live) / float64(max(sg.size, 1))})
 		}
 	}
@@ -381,16 +376,20 @@ func (s *segments) compactable() []uint32 {
 // settled reports whether segment id is sealed with no append still to
 // be committed: from then on no index entry can come to name it, so a
 // walk of the index that finds none there may retire it.
-func (s *segments) settled(id uint32) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sg := s.segs[id]
-	return sg != nil && s.settledLocked(sg)
-}
+func (s *segments) settled(id uint32) bool { return s.is(id, s.settledLocked) }
 
 // settledLocked is settled for an open segment; s.mu is held.
 func (s *segments) settledLocked(sg *segment) bool {
 	return sg != s.active && sg.writers == 0
+}
+
+// is reports whether segment id is open and pred, called with s.mu held,
+// holds for it.
+func (s *segments) is(id uint32, pred func(*segment) bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sg := s.segs[id]
+	return sg != nil && pred(sg)
 }
 
 // retire takes segment id out of the set; its file is closed and deleted
