@@ -87,6 +87,10 @@ type BadgerStore struct {
 	// blocks kept in Badger.
 	fileMin int
 
+	// puts groups concurrent puts into one segment sync and one index
+	// commit (putGroup).
+	puts commitQueue[putReq]
+
 	mu     sync.Mutex // guards the counters and closed
 	blocks int64
 	bytes  int64

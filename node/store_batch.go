@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/ipfs/go-cid"
@@ -31,9 +32,9 @@ func (s *BadgerStore) PutBlocks(cids []cid.Cid, datas [][]byte) error {
 }
 
 // putVerified stores verified blocks: those of fileMin bytes and more
-// appended to a segment and synced first, then the index entries of all
-// of them in one synced transaction, under the shard locks of the
-// segment blocks.
+// appended to a segment, then, once the segment is synced, the index
+// entries of all of them in one synced transaction, under the shard locks
+// of the segment blocks. Concurrent puts share both steps (putGroup).
 func (s *BadgerStore) putVerified(cids []cid.Cid, datas [][]byte) error {
 	if len(cids) == 0 {
 		return nil
@@ -45,18 +46,84 @@ func (s *BadgerStore) putVerified(cids []cid.Cid, datas [][]byte) error {
 			segCids, segDatas = append(segCids, c), append(segDatas, datas[i])
 		}
 	}
-	var locs []segLoc
+	req := putReq{cids: cids, datas: datas}
 	if len(segCids) > 0 {
 		unlock := s.files.lock(segCids)
 		defer unlock()
 		var done func()
 		var err error
-		if locs, done, err = s.segs.append(segDatas, nil); err != nil {
+		if req.locs, req.used, done, err = s.segs.write(segDatas, nil); err != nil {
 			return fmt.Errorf("put %d blocks: %w", len(cids), err)
 		}
 		defer done()
 	}
-	return s.commitIndex(cids, datas, locs)
+	return s.puts.run(req, s.putGroup)
+}
+
+// putReq is one put waiting in the store's commit queue: its blocks, the
+// segment locations of those of fileMin bytes and more, in order, and the
+// segments those were written to.
+type putReq struct {
+	cids  []cid.Cid
+	datas [][]byte
+	locs  []segLoc
+	used  []*segment
+}
+
+// putGroup makes a group of puts durable: it syncs the segments they
+// wrote, each once, and commits all their index entries in one
+// transaction. A put whose segment failed to sync gets that error. If the
+// shared commit fails, each put is committed on its own, so that one put's
+// error (an index entry that does not decode, say) stays its own.
+//
+// Why: each synced Badger commit costs two msyncs (its log and the value
+// log, about 0.9 ms), during which the writer holds a scheduler slot, and
+// with a commit per put that was about 1,900 msyncs per GiB published.
+func (s *BadgerStore) putGroup(reqs []putReq) []error {
+	errs := make([]error, len(reqs))
+	var used []*segment
+	for _, r := range reqs {
+		used = append(used, r.used...)
+	}
+	failed := map[*segment]error{}
+	for i, sg := range used {
+		if slices.Contains(used[:i], sg) {
+			continue
+		}
+		if err := sg.sync.wait(); err != nil {
+			failed[sg] = fmt.Errorf("segment %d: %w", sg.id, err)
+		}
+	}
+	var cids []cid.Cid
+	var datas [][]byte
+	var locs []segLoc
+	var ok []int // the puts whose bytes are durable
+	for i, r := range reqs {
+		for _, sg := range r.used {
+			if err := failed[sg]; err != nil {
+				errs[i] = fmt.Errorf("put %d blocks: %w", len(r.cids), err)
+				break
+			}
+		}
+		if errs[i] == nil {
+			ok = append(ok, i)
+			cids, datas, locs = append(cids, r.cids...), append(datas, r.datas...), append(locs, r.locs...)
+		}
+	}
+	if len(ok) == 0 {
+		return errs
+	}
+	if len(ok) == 1 {
+		errs[ok[0]] = s.commitIndex(cids, datas, locs)
+		return errs
+	}
+	if s.commitIndex(cids, datas, locs) != nil {
+		for _, i := range ok {
+			r := reqs[i]
+			errs[i] = s.commitIndex(r.cids, r.datas, r.locs)
+		}
+	}
+	return errs
 }
 
 // commitIndex writes the index entries of blocks, splitting a batch too

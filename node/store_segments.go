@@ -229,10 +229,25 @@ func (s *segments) startLocked() (*segment, error) {
 // or failed: until then the segments written stay, since the collector
 // cannot see blocks the index does not name yet (on error, append has
 // called it).
-func (s *segments) append(datas [][]byte, sums []uint32) (locs []segLoc, done func(), err error) {
-	locs = make([]segLoc, len(datas))
+func (s *segments) append(datas [][]byte, sums []uint32) ([]segLoc, func(), error) {
+	locs, used, done, err := s.write(datas, sums)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := syncSegments(used); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return locs, done, nil
+}
+
+// write is append without the wait for durability: the bytes are
+// written, and used lists the segments that syncSegments must sync
+// before the locations may be committed.
+func (s *segments) write(datas [][]byte, sums []uint32) ([]segLoc, []*segment, func(), error) {
+	locs := make([]segLoc, len(datas))
 	var used []*segment
-	done = func() {
+	done := func() {
 		for _, sg := range used {
 			s.mu.Lock()
 			sg.writers--
@@ -240,19 +255,16 @@ func (s *segments) append(datas [][]byte, sums []uint32) (locs []segLoc, done fu
 			s.release(sg)
 		}
 	}
-	defer func() {
-		if err != nil {
-			done()
-		}
-	}()
 	for i, d := range datas {
 		sg, off, err := s.reserve(int64(len(d)))
 		if err != nil {
-			return nil, nil, err
+			done()
+			return nil, nil, nil, err
 		}
 		used = append(used, sg)
 		if _, err := sg.f.WriteAt(d, off); err != nil {
-			return nil, nil, fmt.Errorf("segment %d: %w", sg.id, err)
+			done()
+			return nil, nil, nil, fmt.Errorf("segment %d: %w", sg.id, err)
 		}
 		sum := uint32(0)
 		if sums != nil {
@@ -262,17 +274,21 @@ func (s *segments) append(datas [][]byte, sums []uint32) (locs []segLoc, done fu
 		}
 		locs[i] = segLoc{seg: sg.id, off: off, n: uint32(len(d)), sum: sum}
 	}
-	synced := map[*segment]bool{}
-	for _, sg := range used {
-		if synced[sg] {
+	return locs, used, done, nil
+}
+
+// syncSegments waits until every write to the segments in used that
+// returned before the call is durable, syncing each segment once.
+func syncSegments(used []*segment) error {
+	for i, sg := range used {
+		if slices.Contains(used[:i], sg) {
 			continue
 		}
-		synced[sg] = true
 		if err := sg.sync.wait(); err != nil {
-			return nil, nil, fmt.Errorf("segment %d: %w", sg.id, err)
+			return fmt.Errorf("segment %d: %w", sg.id, err)
 		}
 	}
-	return locs, done, nil
+	return nil
 }
 
 // read returns the bytes at l in a buffer from getBuf that the caller

@@ -318,3 +318,33 @@ func TestBadgerStoreCompactionWhileReading(t *testing.T) {
 	}
 	checkBlocks(t, s, keep, later)
 }
+
+// TestBadgerStoreSegmentWriteFails: a put whose write to the segment
+// fails returns the error (it used to call a nil cleanup and panic),
+// releases the segment, and indexes nothing.
+func TestBadgerStoreSegmentWriteFails(t *testing.T) {
+	s := openTestStore(t, t.TempDir())
+	defer s.Close()
+	r := rand.New(rand.NewPCG(5, 6))
+	putRandomBlocks(t, s, r, 1)
+	s.segs.mu.Lock()
+	active := s.segs.active
+	s.segs.mu.Unlock()
+	if err := active.f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := storetest.RandomBytes(r, fileThreshold)
+	c := storetest.Block(t, data)
+	if err := s.PutBlock(c, data); err == nil {
+		t.Fatal("a put into a closed segment file succeeded")
+	}
+	if ok, _ := s.HasBlock(c); ok {
+		t.Fatal("a failed put was indexed")
+	}
+	s.segs.mu.Lock()
+	writers, refs := active.writers, active.refs
+	s.segs.mu.Unlock()
+	if writers != 0 || refs != 0 {
+		t.Fatalf("segment left with %d writers and %d references", writers, refs)
+	}
+}

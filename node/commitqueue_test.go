@@ -1,0 +1,122 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// TestCommitQueueGroups: requests that arrive while a flush runs are
+// flushed together by the next one, each caller gets the error the flush
+// gave its own request, and no flush sees a request twice.
+func TestCommitQueueGroups(t *testing.T) {
+	var q commitQueue[int]
+	var mu sync.Mutex
+	var groups [][]int
+	first := make(chan struct{})   // closed when the first flush has started
+	release := make(chan struct{}) // closed to let the first flush end
+	flush := func(reqs []int) []error {
+		mu.Lock()
+		groups = append(groups, slices.Clone(reqs))
+		n := len(groups)
+		mu.Unlock()
+		if n == 1 {
+			close(first)
+			<-release
+		}
+		errs := make([]error, len(reqs))
+		for i, r := range reqs {
+			if r%2 == 1 {
+				errs[i] = fmt.Errorf("odd %d", r)
+			}
+		}
+		return errs
+	}
+	results := make([]error, 6)
+	var wg sync.WaitGroup
+	wg.Go(func() { results[0] = q.run(0, flush) })
+	<-first
+	// Five more arrive while the first flush is held.
+	for i := 1; i < 6; i++ {
+		wg.Go(func() { results[i] = q.run(i, flush) })
+	}
+	for {
+		q.mu.Lock()
+		n := len(q.waiting)
+		q.mu.Unlock()
+		if n == 5 {
+			break
+		}
+		// The five goroutines only need to be scheduled to reach the
+		// queue; nothing else has to happen first.
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	if len(groups) != 2 || !slices.Equal(groups[0], []int{0}) || len(groups[1]) != 5 {
+		t.Fatalf("groups %v, want [0] then the other five together", groups)
+	}
+	slices.Sort(groups[1])
+	if !slices.Equal(groups[1], []int{1, 2, 3, 4, 5}) {
+		t.Fatalf("second group %v", groups[1])
+	}
+	for i, err := range results {
+		if (err != nil) != (i%2 == 1) {
+			t.Fatalf("request %d: err %v", i, err)
+		}
+	}
+	if q.busy || len(q.waiting) != 0 {
+		t.Fatal("queue not idle after every caller returned")
+	}
+}
+
+// TestCommitQueueManyCallers: under contention every request is flushed
+// exactly once and its caller gets its own result.
+func TestCommitQueueManyCallers(t *testing.T) {
+	var q commitQueue[int]
+	var mu sync.Mutex
+	seen := map[int]int{}
+	flush := func(reqs []int) []error {
+		mu.Lock()
+		defer mu.Unlock()
+		errs := make([]error, len(reqs))
+		for i, r := range reqs {
+			seen[r]++
+			errs[i] = fmt.Errorf("%w %d", errMarker, r)
+		}
+		return errs
+	}
+	const callers, each = 8, 300
+	var wg sync.WaitGroup
+	bad := make(chan string, callers)
+	for c := range callers {
+		wg.Go(func() {
+			for k := range each {
+				r := c*each + k
+				err := q.run(r, flush)
+				if !errors.Is(err, errMarker) || err.Error() != fmt.Sprintf("marker %d", r) {
+					bad <- fmt.Sprintf("request %d got %v", r, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(bad)
+	for b := range bad {
+		t.Fatal(b)
+	}
+	if len(seen) != callers*each {
+		t.Fatalf("%d requests flushed, want %d", len(seen), callers*each)
+	}
+	for r, n := range seen {
+		if n != 1 {
+			t.Fatalf("request %d flushed %d times", r, n)
+		}
+	}
+}
+
+var errMarker = errors.New("marker")
