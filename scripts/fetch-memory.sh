@@ -15,7 +15,7 @@ size_gib="${1:-10}"
 pids=()
 source scripts/lib.sh
 chorus_setup mem
-base=$((23000 + RANDOM % 20000))
+base=$(port_base 4)
 "$bin" node --data "$work/a" --listen "/ip4/127.0.0.1/tcp/$base" --api "127.0.0.1:$((base + 1))" --log-level error 2>"$work/a.log" &
 pids+=($!)
 wait_api "127.0.0.1:$((base + 1))"

@@ -5,6 +5,9 @@
 #                      built there), and stops every process in pids by its
 #                      PID and removes $work on exit.
 #   wait_api ADDR      waits up to 10 s for a node's API at ADDR.
+#   port_base SPAN     prints a random first port for SPAN consecutive ports,
+#                      all below the kernel's ephemeral range, so that no
+#                      outgoing connection already holds one of them.
 
 chorus_cleanup() {
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -25,4 +28,17 @@ wait_api() {
 		sleep 0.1
 	done
 	return 1
+}
+
+port_base() {
+	local low=32768
+	if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+		read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+	fi
+	local room=$((low - 10000 - $1))
+	if [ "$room" -lt 1000 ]; then
+		echo "the ephemeral port range starts at $low: no room below it for $1 ports" >&2
+		return 1
+	fi
+	echo $((10000 + (RANDOM * 32768 + RANDOM) % room))
 }

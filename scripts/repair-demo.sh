@@ -15,7 +15,7 @@ source scripts/lib.sh
 chorus_setup repair
 grace="${GRACE:-20s}"
 handoff="${HANDOFF:-10s}"
-base_port=$((20000 + RANDOM % 20000))
+base_port=$(port_base 200)
 api() { echo "127.0.0.1:$((base_port + 100 + $1))"; }
 
 start_node() { # index, bootstrap...
@@ -62,7 +62,7 @@ exact_copies() { # expected total copies
 }
 
 start_node 0
-first="$("$bin" id --api "$(api 0)" | grep /tcp/ | head -1)"
+first="$("$bin" id --api "$(api 0)" | grep /tcp/ | sed -n 1p)"
 for i in 1 2 3 4 5 6 7; do start_node "$i" "$first"; done
 sleep 3
 

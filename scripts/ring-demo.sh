@@ -9,7 +9,7 @@ pids=()
 source scripts/lib.sh
 chorus_setup ring
 
-base_port=$((20000 + RANDOM % 20000))
+base_port=$(port_base 200)
 start_node() { # index, bootstrap...
 	local i="$1"; shift
 	local boot=()
@@ -24,7 +24,7 @@ start_node() { # index, bootstrap...
 }
 
 start_node 0
-first="$("$bin" id --api "127.0.0.1:$((base_port + 100))" | grep /tcp/ | head -1)"
+first="$("$bin" id --api "127.0.0.1:$((base_port + 100))" | grep /tcp/ | sed -n 1p)"
 echo "node 0 is $first"
 for i in 1 2 3 4; do start_node "$i" "$first"; done
 sleep 2

@@ -17,12 +17,15 @@ pids=()
 source scripts/lib.sh
 chorus_setup wan
 
-base=$((21000 + RANDOM % 20000))
+base=$(port_base 40)
 delays=(2500us 25ms 75ms)
 rate_flag=()
 if [ -n "$rate" ]; then rate_flag=(--rate "$rate"); fi
 
-started() { wait_api "$1" || { echo "node at $1 did not start"; exit 1; }; }
+started() { # api, log
+	wait_api "$1" && return 0
+	echo "node at $1 did not start:"; cat "$2"; exit 1
+}
 
 proxied=()
 for i in 0 1 2; do
@@ -34,7 +37,7 @@ for i in 0 1 2; do
 	"$bin" node --data "$work/n$i" --listen "/ip4/127.0.0.1/tcp/$node_port" \
 		--announce "/ip4/127.0.0.1/tcp/$proxy_port" --api "$api" "${boot[@]}" --log-level error 2>"$work/n$i.log" &
 	pids+=($!)
-	started "$api"
+	started "$api" "$work/n$i.log"
 	proxied+=("$("$bin" id --api "$api" | sed -n 2p)")
 	echo "replica $i: ${proxied[$i]}  (one-way delay ${delays[$i]})"
 done
@@ -48,11 +51,11 @@ reader_api="127.0.0.1:$((base + 30))"
 "$bin" node --data "$work/reader" --listen "/ip4/127.0.0.1/tcp/$((base + 3))" --api "$reader_api" \
 	--bootstrap "${proxied[0]}" --bootstrap "${proxied[1]}" --bootstrap "${proxied[2]}" --log-level error 2>"$work/reader.log" &
 pids+=($!)
-started "$reader_api"
+started "$reader_api" "$work/reader.log"
 echo "fetching through the reader ..."
 "$bin" fetch wan/data "$work/out.bin" --json --api "$reader_api" | tee "$work/fetch.json"
 cmp "$work/data.bin" "$work/out.bin" && echo "fetched file is identical"
-reader_id="$("$bin" id --api "$reader_api" | head -1)"
+reader_id="$("$bin" id --api "$reader_api" | sed -n 1p)"
 python3 - "$work/fetch.json" "$reader_id" "${proxied[@]}" <<'PY'
 import json, sys
 res = json.load(open(sys.argv[1]))
