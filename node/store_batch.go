@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/ipfs/go-cid"
@@ -85,15 +84,7 @@ func (s *BadgerStore) putGroup(reqs []putReq) []error {
 	for _, r := range reqs {
 		used = append(used, r.used...)
 	}
-	failed := map[*segment]error{}
-	for i, sg := range used {
-		if slices.Contains(used[:i], sg) {
-			continue
-		}
-		if err := sg.sync.wait(); err != nil {
-			failed[sg] = fmt.Errorf("segment %d: %w", sg.id, err)
-		}
-	}
+	failed := syncEach(used)
 	var cids []cid.Cid
 	var datas [][]byte
 	var locs []segLoc

@@ -242,8 +242,9 @@ func (s *segments) append(datas [][]byte, sums []uint32) ([]segLoc, func(), erro
 }
 
 // write is append without the wait for durability: the bytes are
-// written, and used lists the segments that syncSegments must sync
-// before the locations may be committed.
+// written, and used lists the segment of each block, which must be
+// synced (syncSegments, or each one's groupSync) before the locations
+// may be committed.
 func (s *segments) write(datas [][]byte, sums []uint32) ([]segLoc, []*segment, func(), error) {
 	locs := make([]segLoc, len(datas))
 	var used []*segment
@@ -280,15 +281,30 @@ func (s *segments) write(datas [][]byte, sums []uint32) ([]segLoc, []*segment, f
 // syncSegments waits until every write to the segments in used that
 // returned before the call is durable, syncing each segment once.
 func syncSegments(used []*segment) error {
-	for i, sg := range used {
-		if slices.Contains(used[:i], sg) {
-			continue
-		}
-		if err := sg.sync.wait(); err != nil {
-			return fmt.Errorf("segment %d: %w", sg.id, err)
+	failed := syncEach(used)
+	for _, sg := range used {
+		if err := failed[sg]; err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// syncEach is syncSegments that goes on past a failure and returns the
+// error of each segment whose sync failed.
+func syncEach(used []*segment) map[*segment]error {
+	synced := map[*segment]bool{}
+	failed := map[*segment]error{}
+	for _, sg := range used {
+		if synced[sg] {
+			continue
+		}
+		synced[sg] = true
+		if err := sg.sync.wait(); err != nil {
+			failed[sg] = fmt.Errorf("segment %d: %w", sg.id, err)
+		}
+	}
+	return failed
 }
 
 // read returns the bytes at l in a buffer from getBuf that the caller
