@@ -322,6 +322,14 @@ func (pp *peerPipe) statsAtLocked(now time.Time) pipeStats {
 // delivered at about 300 MB/s; at that estimate the 40 MB a fetch keeps
 // queued looked like more than stripeDelay, and blocks went to a 50 ms
 // replica (scripts/wan-demo.sh, 1.4-3.2% of the bytes in 3 of 16 runs).
+//
+// It runs high for a while on a thin link: the answers in flight share
+// the link and complete together near the end of a round, so the bytes
+// of a round's later completions are counted over the short time since
+// its first one. On three 20 MB/s links one source read 52 MB/s at first
+// and came down to 25 within 2 s. Counting bytes as they arrive instead
+// measured 20-22 MB/s there, but the multi-source fetch fell from
+// 2.86-2.92 to 2.64-2.84 x B in seven alternating runs, so it is not done.
 func (st pipeStats) measured() float64 {
 	if st.flowMoved >= measureBytes && st.flow > 0 {
 		return float64(st.flowMoved) / st.flow.Seconds()
