@@ -1,6 +1,9 @@
 package node
 
-import "sync"
+import (
+	"errors"
+	"sync"
+)
 
 // commitQueue batches work that is cheaper done for many callers at once
 // (group commit). A caller hands its request to run; if no flush is
@@ -44,6 +47,31 @@ func (q *commitQueue[T]) run(req T, flush func([]T) []error) error {
 	q.waiting = nil
 	q.mu.Unlock()
 
+	// Hand on and wake the group even if flush panics: the panic goes on
+	// up the leader's stack, and the others get errFlushPanicked instead
+	// of waiting for ever.
+	flushed := false
+	defer func() {
+		if !flushed {
+			for _, g := range group {
+				g.err = errFlushPanicked
+			}
+		}
+		q.mu.Lock()
+		if len(q.waiting) > 0 {
+			next := q.waiting[0]
+			next.leader = true
+			close(next.wake)
+		} else {
+			q.busy = false
+		}
+		q.mu.Unlock()
+		for _, g := range group {
+			if g != me {
+				close(g.wake)
+			}
+		}
+	}()
 	reqs := make([]T, len(group))
 	for i, g := range group {
 		reqs[i] = g.req
@@ -52,20 +80,10 @@ func (q *commitQueue[T]) run(req T, flush func([]T) []error) error {
 	for i, g := range group {
 		g.err = errs[i]
 	}
-
-	q.mu.Lock()
-	if len(q.waiting) > 0 {
-		next := q.waiting[0]
-		next.leader = true
-		close(next.wake)
-	} else {
-		q.busy = false
-	}
-	q.mu.Unlock()
-	for _, g := range group {
-		if g != me {
-			close(g.wake)
-		}
-	}
+	flushed = true
 	return me.err
 }
+
+// errFlushPanicked is what the requests of a group get when the flush
+// handling them panicked in its leader.
+var errFlushPanicked = errors.New("commit queue: the flush of this request's group panicked")

@@ -120,3 +120,62 @@ func TestCommitQueueManyCallers(t *testing.T) {
 }
 
 var errMarker = errors.New("marker")
+
+// TestCommitQueuePanic: a flush that panics does not leave the others in
+// its group, or the queue, stuck: the panic reaches the leader's caller,
+// the others get errFlushPanicked, and later requests are flushed.
+func TestCommitQueuePanic(t *testing.T) {
+	var q commitQueue[int]
+	started := make(chan struct{})
+	release := make(chan struct{})
+	flush := func(reqs []int) []error {
+		if reqs[0] == 0 {
+			close(started)
+			<-release
+			return make([]error, len(reqs))
+		}
+		if slices.Contains(reqs, 1) {
+			panic("boom")
+		}
+		return make([]error, len(reqs))
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = q.run(0, flush) })
+	<-started
+	// 1 and 2 queue behind 0 and are flushed together; that flush panics
+	// in whichever of them leads.
+	results := make([]error, 3)
+	panicked := make([]bool, 3)
+	for _, i := range []int{1, 2} {
+		wg.Go(func() {
+			defer func() { panicked[i] = recover() != nil }()
+			results[i] = q.run(i, flush)
+		})
+	}
+	for {
+		q.mu.Lock()
+		n := len(q.waiting)
+		q.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	leaders, failed := 0, 0
+	for _, i := range []int{1, 2} {
+		switch {
+		case panicked[i]:
+			leaders++
+		case errors.Is(results[i], errFlushPanicked):
+			failed++
+		}
+	}
+	if leaders != 1 || failed != 1 {
+		t.Fatalf("panicked %v, errors %v: want one leader panicking and one errFlushPanicked", panicked, results)
+	}
+	if err := q.run(3, flush); err != nil {
+		t.Fatalf("a request after the panic: %v", err)
+	}
+}
