@@ -319,9 +319,10 @@ func (pp *peerPipe) statsAtLocked(now time.Time) pipeStats {
 // round trip, a new stream and yamux's window growing, not the link's
 // rate. Counting it had a 5 ms replica measured at 80 MB/s after 53 ms
 // (4.2 MB moved, 42 ms of it before the first block arrived) when it then
-// delivered at about 300 MB/s; at that estimate the 40 MB a fetch keeps
-// queued looked like more than stripeDelay, and blocks went to a 50 ms
-// replica (scripts/wan-demo.sh, 1.4-3.2% of the bytes in 3 of 16 runs).
+// delivered at about 230 MB/s; at that estimate, once 40 MB of the 48 MiB
+// a fetch keeps in flight were queued there, they looked like more than
+// stripeDelay, and blocks went to a 50 ms replica (scripts/wan-demo.sh,
+// 1.4-3.2% of the bytes in 3 of 16 runs).
 //
 // It runs high for a while on a thin link: the answers in flight share
 // the link and complete together near the end of a round, so the bytes
