@@ -43,17 +43,7 @@ func TestCommitQueueGroups(t *testing.T) {
 	for i := 1; i < 6; i++ {
 		wg.Go(func() { results[i] = q.run(i, flush) })
 	}
-	for {
-		q.mu.Lock()
-		n := len(q.waiting)
-		q.mu.Unlock()
-		if n == 5 {
-			break
-		}
-		// The five goroutines only need to be scheduled to reach the
-		// queue; nothing else has to happen first.
-		runtime.Gosched()
-	}
+	waitQueued(&q, 5)
 	close(release)
 	wg.Wait()
 	if len(groups) != 2 || !slices.Equal(groups[0], []int{0}) || len(groups[1]) != 5 {
@@ -152,15 +142,7 @@ func TestCommitQueuePanic(t *testing.T) {
 			results[i] = q.run(i, flush)
 		})
 	}
-	for {
-		q.mu.Lock()
-		n := len(q.waiting)
-		q.mu.Unlock()
-		if n == 2 {
-			break
-		}
-		runtime.Gosched()
-	}
+	waitQueued(&q, 2)
 	close(release)
 	wg.Wait()
 	leaders, failed := 0, 0
@@ -177,5 +159,20 @@ func TestCommitQueuePanic(t *testing.T) {
 	}
 	if err := q.run(3, flush); err != nil {
 		t.Fatalf("a request after the panic: %v", err)
+	}
+}
+
+// waitQueued returns once n requests wait in q. The goroutines making them
+// only need to be scheduled to reach the queue; nothing else has to happen
+// first, so this yields rather than sleeps.
+func waitQueued[T any](q *commitQueue[T], n int) {
+	for {
+		q.mu.Lock()
+		k := len(q.waiting)
+		q.mu.Unlock()
+		if k >= n {
+			return
+		}
+		runtime.Gosched()
 	}
 }
