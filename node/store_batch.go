@@ -104,15 +104,16 @@ func (s *BadgerStore) putGroup(reqs []putReq) []error {
 	if len(ok) == 0 {
 		return errs
 	}
-	if len(ok) == 1 {
-		errs[ok[0]] = s.commitIndex(cids, datas, locs)
+	err := s.commitIndex(cids, datas, locs)
+	if err == nil || len(ok) == 1 {
+		for _, i := range ok {
+			errs[i] = err
+		}
 		return errs
 	}
-	if s.commitIndex(cids, datas, locs) != nil {
-		for _, i := range ok {
-			r := reqs[i]
-			errs[i] = s.commitIndex(r.cids, r.datas, r.locs)
-		}
+	for _, i := range ok {
+		r := reqs[i]
+		errs[i] = s.commitIndex(r.cids, r.datas, r.locs)
 	}
 	return errs
 }
