@@ -122,7 +122,10 @@ func (pp *peerPipe) do(o *pipeOp) pipeResult {
 
 // pumpLocked starts requests while the window has room.
 func (pp *peerPipe) pumpLocked() {
-	for pp.inflight < pp.windowLocked() && len(pp.queue) > 0 {
+	// Starting requests changes nothing the window depends on, so it is
+	// worked out once (it reads the clock and the peerstore's latency).
+	window := pp.windowLocked()
+	for pp.inflight < window && len(pp.queue) > 0 {
 		// Drop operations whose caller has gone away.
 		first := pp.queue[0]
 		if first.ctx.Err() != nil {
