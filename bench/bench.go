@@ -45,13 +45,18 @@ type Result struct {
 	SizeBytes int64 `json:"size_bytes"`
 	// RawStreamMBps is the median of RawStreamSamplesMBps.
 	RawStreamMBps float64 `json:"raw_stream_MBps"`
-	// RawStreamSamplesMBps are the raw stream measured before the
+	// RawStreamSamplesMBps are the raw stream measured before each
 	// publish, before each single-source fetch, and after the last one:
 	// the machine's speed drifts (other tenants, clock boost), and the
 	// median of samples taken around the measured phases is the limit
 	// they are compared with.
 	RawStreamSamplesMBps []float64 `json:"raw_stream_samples_MBps"`
-	PublishMBps          float64   `json:"publish_MBps"`
+	// PublishMBps is the median of PublishSamplesMBps.
+	PublishMBps float64 `json:"publish_MBps"`
+	// PublishSamplesMBps are publishSamples publishes of the same file,
+	// each into a ring of its own, each but the first after a raw stream
+	// sample.
+	PublishSamplesMBps []float64 `json:"publish_samples_MBps"`
 	// FetchSingleMBps is the median of FetchSingleSamplesMBps.
 	FetchSingleMBps float64 `json:"fetch_single_MBps"`
 	// FetchSingleSamplesMBps are fetchSamples single-source fetches of
@@ -199,44 +204,50 @@ func median(vs []float64) float64 {
 // stream does, so both are medians of samples taken in turn.
 const fetchSamples = 3
 
-// singleSource: publish at r=1 through a node that owns almost none of
-// the ring, so nearly every block crosses the network to the one holder;
-// then fetch, fetchSamples times, each through a new node that holds
-// nothing and has exactly one source. between runs before each fetch (a
-// raw stream sample).
-func singleSource(ctx context.Context, dir, big string, res *Result, between func() error, say func(string, ...any)) error {
-	holder, err := node.StartLocalRing(ctx, filepath.Join(dir, "single"), 1, nodeConfig())
-	if err != nil {
-		return err
-	}
-	defer holder[0].Close()
-	pubDir := filepath.Join(dir, "publisher")
-	if err := groundIdentity(pubDir, holder[0].Ref().ID, 1.0/2000); err != nil {
-		return err
-	}
-	publisher, err := joinRing(ctx, pubDir, holder[0])
-	if err != nil {
-		return err
-	}
-	defer publisher.Close()
+// publishSamples is how many times the publish is measured, each into a
+// ring of its own, for the same reason.
+const publishSamples = 3
 
-	say("publish %d MiB, r=1, across the network ...", res.SizeBytes>>20)
-	t0 := time.Now()
-	pub, err := publisher.Publish(ctx, "bench/big", big, 1)
-	if err != nil {
-		return fmt.Errorf("bench publish: %w", err)
+// singleSource: publish at r=1, publishSamples times, each into a new
+// one-node ring through a node that owns almost none of the ring, so
+// nearly every block crosses the network to the one holder; then fetch
+// from the last of those holders, fetchSamples times, each through a new
+// node that holds nothing and has exactly one source. between runs
+// before every publish but the first and before each fetch (a raw
+// stream sample).
+func singleSource(ctx context.Context, dir, big string, res *Result, between func() error, say func(string, ...any)) error {
+	var holder *node.Node
+	defer func() {
+		if holder != nil {
+			_ = holder.Close()
+		}
+	}()
+	for i := range publishSamples {
+		if i > 0 {
+			if err := between(); err != nil {
+				return err
+			}
+		}
+		if holder != nil {
+			// Only the last ring is fetched from.
+			if err := holder.Close(); err != nil {
+				return err
+			}
+			holder = nil
+			if err := os.RemoveAll(filepath.Join(dir, fmt.Sprintf("single%d", i-1))); err != nil {
+				return fmt.Errorf("bench: %w", err)
+			}
+		}
+		say("publish %d MiB, r=1, across the network (%d of %d) ...", res.SizeBytes>>20, i+1, publishSamples)
+		h, v, err := publishOnce(ctx, dir, big, i)
+		if err != nil {
+			return err
+		}
+		holder = h
+		say("  %.1f MB/s", v)
+		res.PublishSamplesMBps = append(res.PublishSamplesMBps, v)
 	}
-	res.PublishMBps = mbps(pub.Bytes, time.Since(t0))
-	say("  %.1f MB/s", res.PublishMBps)
-	// The few blocks whose keys fall in the publisher's sliver of the ring
-	// (r=1) are copied to the holder before the publisher leaves, so the
-	// reader below has exactly one source for everything.
-	if err := moveBlocks(publisher, holder[0]); err != nil {
-		return err
-	}
-	if err := publisher.Close(); err != nil {
-		return err
-	}
+	res.PublishMBps = median(res.PublishSamplesMBps)
 
 	var ttfb []float64
 	for i := range fetchSamples {
@@ -244,7 +255,7 @@ func singleSource(ctx context.Context, dir, big string, res *Result, between fun
 			return err
 		}
 		say("fetch through a node holding nothing, one source (%d of %d) ...", i+1, fetchSamples)
-		v, first, err := fetchOnce(ctx, dir, holder[0], i)
+		v, first, err := fetchOnce(ctx, dir, holder, i)
 		if err != nil {
 			return err
 		}
@@ -255,6 +266,50 @@ func singleSource(ctx context.Context, dir, big string, res *Result, between fun
 	res.FetchSingleMBps = median(res.FetchSingleSamplesMBps)
 	res.TTFBMillis = median(ttfb)
 	return nil
+}
+
+// publishOnce publishes big at r=1 into a new one-node ring (in
+// dir/single<i>) through a publisher that owns almost none of the ring,
+// and returns the rate and the holder, which then holds every block: the
+// few blocks whose keys fall in the publisher's sliver of the ring are
+// copied to it before the publisher leaves, so a reader has exactly one
+// source for everything. The caller closes the holder.
+func publishOnce(ctx context.Context, dir, big string, i int) (*node.Node, float64, error) {
+	ring, err := node.StartLocalRing(ctx, filepath.Join(dir, fmt.Sprintf("single%d", i)), 1, nodeConfig())
+	if err != nil {
+		return nil, 0, err
+	}
+	holder := ring[0]
+	kept := false
+	defer func() {
+		if !kept {
+			_ = holder.Close()
+		}
+	}()
+	pubDir := filepath.Join(dir, fmt.Sprintf("publisher%d", i))
+	if err := groundIdentity(pubDir, holder.Ref().ID, 1.0/2000); err != nil {
+		return nil, 0, err
+	}
+	defer os.RemoveAll(pubDir)
+	publisher, err := joinRing(ctx, pubDir, holder)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer publisher.Close()
+	t0 := time.Now()
+	pub, err := publisher.Publish(ctx, "bench/big", big, 1)
+	if err != nil {
+		return nil, 0, fmt.Errorf("bench publish: %w", err)
+	}
+	rate := mbps(pub.Bytes, time.Since(t0))
+	if err := moveBlocks(publisher, holder); err != nil {
+		return nil, 0, err
+	}
+	if err := publisher.Close(); err != nil {
+		return nil, 0, err
+	}
+	kept = true
+	return holder, rate, nil
 }
 
 // fetchOnce fetches the large dataset through a new node that joins via

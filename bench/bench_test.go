@@ -28,8 +28,11 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("%s = %v, want > 0", name, v)
 		}
 	}
-	if len(res.RawStreamSamplesMBps) != fetchSamples+2 || res.RawStreamMBps != median(res.RawStreamSamplesMBps) {
-		t.Errorf("raw stream %v from samples %v: want the median of %d", res.RawStreamMBps, res.RawStreamSamplesMBps, fetchSamples+2)
+	if want := publishSamples + fetchSamples + 1; len(res.RawStreamSamplesMBps) != want || res.RawStreamMBps != median(res.RawStreamSamplesMBps) {
+		t.Errorf("raw stream %v from samples %v: want the median of %d", res.RawStreamMBps, res.RawStreamSamplesMBps, want)
+	}
+	if len(res.PublishSamplesMBps) != publishSamples || res.PublishMBps != median(res.PublishSamplesMBps) {
+		t.Errorf("publish %v from samples %v: want the median of %d", res.PublishMBps, res.PublishSamplesMBps, publishSamples)
 	}
 	if len(res.FetchSingleSamplesMBps) != fetchSamples || res.FetchSingleMBps != median(res.FetchSingleSamplesMBps) {
 		t.Errorf("fetch %v from samples %v: want the median of %d", res.FetchSingleMBps, res.FetchSingleSamplesMBps, fetchSamples)

@@ -37,8 +37,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		return printJSON(stdout, res)
 	}
 	fmt.Fprintf(stdout, "raw libp2p stream     %8.1f MB/s  (median of %s)\n", res.RawStreamMBps, joinMBps(res.RawStreamSamplesMBps))
-	fmt.Fprintf(stdout, "publish (r=1)         %8.1f MB/s  (%.0f%% of raw)\n", res.PublishMBps, 100*res.PublishVsRaw)
-	fmt.Fprintf(stdout, "fetch, one source     %8.1f MB/s  (%.0f%% of raw)\n", res.FetchSingleMBps, 100*res.FetchSingleVsRaw)
+	fmt.Fprintf(stdout, "publish (r=1)         %8.1f MB/s  (%.0f%% of raw; median of %s)\n", res.PublishMBps, 100*res.PublishVsRaw, joinMBps(res.PublishSamplesMBps))
+	fmt.Fprintf(stdout, "fetch, one source     %8.1f MB/s  (%.0f%% of raw; median of %s)\n", res.FetchSingleMBps, 100*res.FetchSingleVsRaw, joinMBps(res.FetchSingleSamplesMBps))
 	fmt.Fprintf(stdout, "fetch, three sources  %8.1f MB/s  (%.2fx one link of %.1f MB/s)\n", res.FetchMultiMBps, res.FetchMultiVsLink, res.MultiLinkLimitMBps)
 	fmt.Fprintf(stdout, "time to first byte    %8.1f ms\n", res.TTFBMillis)
 	fmt.Fprintf(stdout, "%d small files       publish %.2f s, fetch %.2f s\n", res.SmallFiles, res.SmallFilesPublishS, res.SmallFilesFetchS)
