@@ -18,6 +18,7 @@ func TestBufClasses(t *testing.T) {
 		{n: poolMax, pooled: true, wantCap: poolMax},
 		{n: poolMax + 1},
 	}
+	drainBufPool() // new buffers only
 	for _, tt := range tests {
 		b := getBuf(tt.n)
 		if len(b) != tt.n {
@@ -53,6 +54,37 @@ func TestBufRecycled(t *testing.T) {
 		if cap(c) == cap(foreign) {
 			t.Fatalf("a buffer of foreign capacity %d entered the pool", cap(foreign))
 		}
+	}
+}
+
+// TestBufReuseLarger: a request takes an idle buffer of a larger class
+// when it is less than twice its own class, the smallest that is there,
+// and leaves alone one of twice its class or more.
+func TestBufReuseLarger(t *testing.T) {
+	drainBufPool()
+	defer drainBufPool()
+	const n = 1 << 20 // a class of its own
+	i := bufClass(n)
+	near := make([]byte, bufClasses[i+3])
+	nearer := make([]byte, bufClasses[i+1])
+	far := make([]byte, bufClasses[i+reuseSpan]) // twice n
+	for _, b := range [][]byte{far, near, nearer} {
+		putBuf(b)
+	}
+	for _, want := range [][]byte{nearer, near} {
+		got := getBuf(n)
+		if len(got) != n {
+			t.Fatalf("getBuf(%d) has length %d", n, len(got))
+		}
+		if &got[:1][0] != &want[:1][0] {
+			t.Fatalf("getBuf(%d) took a buffer of capacity %d, want the idle one of %d", n, cap(got), cap(want))
+		}
+	}
+	if got := getBuf(n); cap(got) != n {
+		t.Errorf("getBuf(%d) took capacity %d, want a new buffer of %d (the idle one of %d is twice too large)", n, cap(got), n, cap(far))
+	}
+	if got := getBuf(2 * n); &got[:1][0] != &far[:1][0] {
+		t.Errorf("getBuf(%d) did not take the idle buffer of its own class", 2*n)
 	}
 }
 
