@@ -132,9 +132,59 @@ func (b *builder) addFile(full, path string, fi fs.FileInfo) error {
 	}
 	defer f.Close()
 	e := Entry{Path: path, Type: File, Mode: uint32(fi.Mode().Perm())}
+	data, whole, err := readWhole(f, fi.Size(), b.ch.p.Min)
+	if err != nil {
+		return fmt.Errorf("%s: %w", full, err)
+	}
+	if whole {
+		// One chunk at most, cut and hashed here: for a small file the
+		// goroutines of hashAhead cost more than they overlap, and
+		// their hand-offs, waiting in the run queue behind the uploads,
+		// were most of the time of publishing many small files.
+		if len(data) > 0 {
+			if err := b.addChunk(&e, full, BlockCID(data), data); err != nil {
+				return err
+			}
+		}
+	} else if err := b.chunkFile(&e, full, f); err != nil {
+		return err
+	}
+	if err := b.add(e, full); err != nil {
+		return err
+	}
+	b.stats.Files++
+	return nil
+}
+
+// readWhole reads all of f when its size, as stat gave it, is at most
+// min bytes: the chunker never cuts such a stream, so it is one chunk
+// (none when empty). whole is false, and f is back at its start, when
+// the file is larger or has grown past its size since.
+func readWhole(f io.ReadSeeker, size int64, min int) (data []byte, whole bool, err error) {
+	if size < 0 || size > int64(min) {
+		return nil, false, nil
+	}
+	buf := make([]byte, size+1)
+	n, err := io.ReadFull(f, buf)
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return buf[:n:n], true, nil
+	case err != nil:
+		return nil, false, err
+	}
+	// It grew: chunk it from the start.
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, false, err
+	}
+	return nil, false, nil
+}
+
+// chunkFile cuts f into chunks, hashing a few ahead, and adds them to e.
+func (b *builder) chunkFile(e *Entry, full string, f io.Reader) error {
 	b.ch.Reset(f)
+	defer b.ch.Reset(nil)
 	chunks, stop := hashAhead(b.ch)
-	defer stop()
+	defer stop() // before the Reset: the goroutines end first
 	for h := range chunks {
 		if h.err == io.EOF {
 			break
@@ -142,24 +192,25 @@ func (b *builder) addFile(full, path string, fi fs.FileInfo) error {
 		if h.err != nil {
 			return fmt.Errorf("%s: %w", full, h.err)
 		}
-		c, data := h.c, h.data
-		if err := b.put(c, data); err != nil {
-			return fmt.Errorf("%s: storing chunk %d: %w", full, len(e.Chunks), err)
-		}
-		e.Chunks = append(e.Chunks, Chunk{CID: c, Size: int64(len(data))})
-		e.Size += int64(len(data))
-		b.stats.Chunks++
-		b.stats.Bytes += int64(len(data))
-		if b.size+len(e.Chunks)*maxChunkRecord > MaxBlockSize {
-			return b.tooLarge(full)
+		if err := b.addChunk(e, full, h.c, h.data); err != nil {
+			return err
 		}
 	}
-	stop()
-	b.ch.Reset(nil)
-	if err := b.add(e, full); err != nil {
-		return err
+	return nil
+}
+
+// addChunk stores chunk c of file full with put and appends it to e.
+func (b *builder) addChunk(e *Entry, full string, c cid.Cid, data []byte) error {
+	if err := b.put(c, data); err != nil {
+		return fmt.Errorf("%s: storing chunk %d: %w", full, len(e.Chunks), err)
 	}
-	b.stats.Files++
+	e.Chunks = append(e.Chunks, Chunk{CID: c, Size: int64(len(data))})
+	e.Size += int64(len(data))
+	b.stats.Chunks++
+	b.stats.Bytes += int64(len(data))
+	if b.size+len(e.Chunks)*maxChunkRecord > MaxBlockSize {
+		return b.tooLarge(full)
+	}
 	return nil
 }
 
