@@ -135,7 +135,7 @@ func (n *Node) knownPeers(ctx context.Context) []peer.ID {
 			refs = append(refs, p)
 		}
 		for _, r := range refs {
-			if p, err := peer.Decode(r.Addr); err == nil {
+			if p, err := decodePeer(r.Addr); err == nil {
 				add(p)
 			}
 		}

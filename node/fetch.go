@@ -140,7 +140,7 @@ func (n *Node) getBlockOwned(ctx context.Context, c cid.Cid, size int64, stats *
 		}
 		var holders []peer.ID
 		for _, ref := range cands {
-			p, err := peer.Decode(ref.Addr)
+			p, err := decodePeer(ref.Addr)
 			if err == nil && p != n.host.ID() && !done[p] {
 				holders = append(holders, p)
 			}

@@ -82,7 +82,7 @@ func (n *Node) versionHolders(ctx context.Context, name string) (map[uint64][]pe
 		answers int
 	)
 	for _, c := range cands {
-		p, err := peer.Decode(c.Addr)
+		p, err := decodePeer(c.Addr)
 		if err != nil {
 			continue
 		}
@@ -203,7 +203,7 @@ func (n *Node) putRecord(ctx context.Context, rec *dataset.VersionRecord, r int)
 	}
 	results := make(chan result, len(set))
 	for _, c := range set {
-		p, err := peer.Decode(c.Addr)
+		p, err := decodePeer(c.Addr)
 		if err != nil {
 			results <- result{err: err}
 			continue

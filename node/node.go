@@ -306,7 +306,7 @@ func (n *Node) markAlive(p peer.ID) {
 
 // isDead reports whether r failed a request recently.
 func (n *Node) isDead(r overlay.NodeRef) bool {
-	p, err := peer.Decode(r.Addr)
+	p, err := decodePeer(r.Addr)
 	if err != nil {
 		return true
 	}

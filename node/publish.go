@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/chorus-data/chorus/dataset"
@@ -169,7 +168,7 @@ func (n *Node) storeBlock(ctx context.Context, c cid.Cid, data []byte, r int) er
 		next += len(batch)
 		results := make(chan error, len(batch))
 		for _, ref := range batch {
-			p, err := peer.Decode(ref.Addr)
+			p, err := decodePeer(ref.Addr)
 			if err != nil {
 				results <- err
 				continue

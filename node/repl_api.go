@@ -172,7 +172,7 @@ func (n *Node) holderGroups(ctx context.Context, cids []cid.Cid) ([]peer.ID, map
 			return nil, nil, fmt.Errorf("locate block %s: %w", c, err)
 		}
 		for _, ref := range cands {
-			p, err := peer.Decode(ref.Addr)
+			p, err := decodePeer(ref.Addr)
 			if err != nil {
 				continue
 			}

@@ -16,7 +16,7 @@ import (
 
 // sendReplica delivers one core message on its own stream.
 func (n *Node) sendReplica(ctx context.Context, m replica.Message) error {
-	p, err := peer.Decode(m.To.Addr)
+	p, err := decodePeer(m.To.Addr)
 	if err != nil {
 		return fmt.Errorf("replica message to %q: %w", m.To.Addr, err)
 	}
@@ -223,7 +223,7 @@ func (n *Node) serveReplica(req *replFrame) *replFrame {
 
 // runTransfer carries out one repair transfer for the core.
 func (n *Node) runTransfer(ctx context.Context, tr replica.Transfer) error {
-	p, err := peer.Decode(tr.Peer.Addr)
+	p, err := decodePeer(tr.Peer.Addr)
 	if err != nil {
 		return fmt.Errorf("transfer peer %q: %w", tr.Peer.Addr, err)
 	}

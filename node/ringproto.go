@@ -19,7 +19,7 @@ func refOf(p peer.ID) overlay.NodeRef {
 
 // sendRing opens a ring stream to m.To and writes m.
 func (n *Node) sendRing(ctx context.Context, m overlay.Message) error {
-	to, err := peer.Decode(m.To.Addr)
+	to, err := decodePeer(m.To.Addr)
 	if err != nil {
 		return fmt.Errorf("ring message to %q: %w", m.To.Addr, err)
 	}
