@@ -90,16 +90,12 @@ func (s *BadgerStore) putGroup(reqs []putReq) []error {
 	var locs []segLoc
 	var ok []int // the puts whose bytes are durable
 	for i, r := range reqs {
-		for _, sg := range r.used {
-			if err := failed[sg]; err != nil {
-				errs[i] = fmt.Errorf("put %d blocks: %w", len(r.cids), err)
-				break
-			}
+		if err := firstFailure(r.used, failed); err != nil {
+			errs[i] = fmt.Errorf("put %d blocks: %w", len(r.cids), err)
+			continue
 		}
-		if errs[i] == nil {
-			ok = append(ok, i)
-			cids, datas, locs = append(cids, r.cids...), append(datas, r.datas...), append(locs, r.locs...)
-		}
+		ok = append(ok, i)
+		cids, datas, locs = append(cids, r.cids...), append(datas, r.datas...), append(locs, r.locs...)
 	}
 	if len(ok) == 0 {
 		return errs

@@ -281,7 +281,12 @@ func (s *segments) write(datas [][]byte, sums []uint32) ([]segLoc, []*segment, f
 // syncSegments waits until every write to the segments in used that
 // returned before the call is durable, syncing each segment once.
 func syncSegments(used []*segment) error {
-	failed := syncEach(used)
+	return firstFailure(used, syncEach(used))
+}
+
+// firstFailure returns the error failed holds for the first segment in
+// used that has one, or nil.
+func firstFailure(used []*segment, failed map[*segment]error) error {
 	for _, sg := range used {
 		if err := failed[sg]; err != nil {
 			return err
