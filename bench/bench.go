@@ -234,7 +234,7 @@ func singleSource(ctx context.Context, dir, big string, res *Result, between fun
 				return err
 			}
 			holder = nil
-			if err := os.RemoveAll(filepath.Join(dir, fmt.Sprintf("single%d", i-1))); err != nil {
+			if err := os.RemoveAll(singleDir(dir, i-1)); err != nil {
 				return fmt.Errorf("bench: %w", err)
 			}
 		}
@@ -268,14 +268,17 @@ func singleSource(ctx context.Context, dir, big string, res *Result, between fun
 	return nil
 }
 
+// singleDir is where publish sample i keeps its one-node ring.
+func singleDir(dir string, i int) string { return filepath.Join(dir, fmt.Sprintf("single%d", i)) }
+
 // publishOnce publishes big at r=1 into a new one-node ring (in
-// dir/single<i>) through a publisher that owns almost none of the ring,
+// singleDir(dir, i)) through a publisher that owns almost none of the ring,
 // and returns the rate and the holder, which then holds every block: the
 // few blocks whose keys fall in the publisher's sliver of the ring are
 // copied to it before the publisher leaves, so a reader has exactly one
 // source for everything. The caller closes the holder.
 func publishOnce(ctx context.Context, dir, big string, i int) (*node.Node, float64, error) {
-	ring, err := node.StartLocalRing(ctx, filepath.Join(dir, fmt.Sprintf("single%d", i)), 1, nodeConfig())
+	ring, err := node.StartLocalRing(ctx, singleDir(dir, i), 1, nodeConfig())
 	if err != nil {
 		return nil, 0, err
 	}
