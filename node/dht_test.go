@@ -33,14 +33,19 @@ func TestDHTFindPeerThroughBootstrap(t *testing.T) {
 
 	newTestDHT(t, b, nil)
 	da := newTestDHT(t, a, []peer.AddrInfo{bInfo})
-	newTestDHT(t, c, []peer.AddrInfo{bInfo})
-
 	if a.Network().Connectedness(b.ID()) != network.Connected {
 		t.Fatal("A is not connected to its bootstrap peer")
 	}
 	if len(a.Peerstore().Addrs(c.ID())) != 0 || a.Network().Connectedness(c.ID()) == network.Connected {
-		t.Fatal("A knows C before asking the DHT")
+		t.Fatal("A knows C before C joins the DHT")
 	}
+	newTestDHT(t, c, []peer.AddrInfo{bInfo})
+	// C's own bootstrap lookup may ask B for its neighbours and dial A, so
+	// A can meet C without asking. Make A forget C, so that only a lookup
+	// through the DHT can tell A where C is. (C's background refresh may
+	// still dial A again; then A knows C through the DHT all the same.)
+	a.Network().ClosePeer(c.ID())
+	a.Peerstore().ClearAddrs(c.ID())
 	for _, p := range []string{"/chorus/kad/1.0.0"} {
 		if !slices.Contains(b.Mux().Protocols(), "/chorus/kad/1.0.0") {
 			t.Fatalf("B does not serve %s: %v", p, b.Mux().Protocols())
