@@ -299,6 +299,21 @@ func writeFileAtomic(path string, e *Entry, f *fetcher) error {
 // file that sync was a sizeable part of the fetch).
 const writebackBytes = 8 << 20
 
+// dropLag is how far behind the write position finishFile drops a large
+// file's written pages from the page cache (dropCached), by when they
+// have usually been written back: the fetch's page cache then stays at
+// about this size instead of growing with the file, and each new page
+// the kernel needs is one just dropped. On this project's test VM, pages
+// the guest had not touched for a while cost a host-side fault on first
+// touch: writing a third GiB in a row into the page cache took 1.7-3.6
+// CPU-seconds instead of 0.25, while the same writes dropping behind took
+// 0.48-0.59 throughout.
+const dropLag = 4 * writebackBytes
+
+// dropAlign is what the ranges finishFile drops are aligned to: the
+// largest page-cache folio on x86-64 and arm64 with 4 KiB pages.
+const dropAlign = 2 << 20
+
 // finishFile writes the chunks of e to out in order, sets its mode,
 // syncs and closes it. out is closed in every case.
 func finishFile(out *os.File, e *Entry, from int, sync bool, f *fetcher) error {
@@ -312,7 +327,9 @@ func finishFile(out *os.File, e *Entry, from int, sync bool, f *fetcher) error {
 		if err := preallocate(out, off, e.Size-off); err != nil {
 			return err
 		}
-		var pending int64 // bytes written since the last writeback hint
+		var pending int64               // bytes written since the last writeback hint
+		start := off &^ (dropAlign - 1) // where the dropped range starts
+		dropping := false               // some pages were dropped
 		for range e.Chunks[from:] {
 			data, err := f.next()
 			if err != nil {
@@ -329,6 +346,16 @@ func finishFile(out *os.File, e *Entry, from int, sync bool, f *fetcher) error {
 			if pending += int64(len(data)); pending >= writebackBytes {
 				startWriteback(out, off, pending)
 				off, pending = off+pending, 0
+				// Page-cache folios are naturally aligned and at most
+				// 2 MiB here; a folio the range only partly covers is
+				// kept, so the range ends on a multiple of that. It
+				// starts at the file's first written offset every time,
+				// so that pages still being written back at one call
+				// are dropped at a later one.
+				if behind := (off - dropLag) &^ (dropAlign - 1); behind > start {
+					dropCached(out, start, behind-start)
+					dropping = true
+				}
 			}
 		}
 		if err := out.Chmod(fs.FileMode(e.Mode)); err != nil {
@@ -337,7 +364,15 @@ func finishFile(out *os.File, e *Entry, from int, sync bool, f *fetcher) error {
 		if !sync {
 			return nil
 		}
-		return out.Sync()
+		if err := out.Sync(); err != nil {
+			return err
+		}
+		if dropping {
+			// Now every page is clean: the stragglers and the last
+			// dropLag bytes go too, and none of the file stays cached.
+			dropCached(out, start, e.Size-start)
+		}
+		return nil
 	}()
 	if cerr := out.Close(); err == nil {
 		err = cerr
