@@ -80,17 +80,28 @@ func topMask(n int) uint64 {
 // rolling hash and normalized chunking (FastCDC style): between Min and
 // Avg a boundary needs more zero bits than after Avg, which pulls chunk
 // sizes towards Avg. It is deterministic: the same bytes always give the
-// same chunks, however the reader splits its reads. It holds at most
-// 2*Max bytes of the stream. A Chunker is not safe for concurrent use.
+// same chunks, however the reader splits its reads.
+//
+// It reads into slabs of slabMaxes*Max bytes and hands chunks out as
+// slices of them, without copying: a slab is never written again where
+// it has handed bytes out, and when its room runs out the bytes of the
+// chunk under way (less than Max) move to a new slab. A chunk the caller
+// keeps keeps its slab alive. A Chunker is not safe for concurrent use.
 type Chunker struct {
 	p            Params
 	maskS, maskL uint64 // masks before and after the normalization point
 	norm         int    // normalization point, from the chunk start
 	r            io.Reader
-	buf          []byte
-	start, end   int   // unconsumed bytes are buf[start:end]
-	err          error // sticky read error, io.EOF at end of input
+	buf          []byte // the current slab
+	start, end   int    // unconsumed bytes are buf[start:end]
+	err          error  // sticky read error, io.EOF at end of input
 }
+
+// slabMaxes is the size of a Chunker's slabs in units of Max: 16 MiB with
+// the default params. A larger slab moves a smaller share of the stream
+// between slabs (the unfinished chunk at its end) but keeps more memory
+// alive while any of its chunks is held.
+const slabMaxes = 4
 
 // NewChunker returns a Chunker reading r with params p (zero means
 // DefaultParams()).
@@ -113,47 +124,57 @@ func NewChunker(r io.Reader, p Params) (*Chunker, error) {
 	return c, nil
 }
 
-// Reset makes c read a new stream r, reusing its buffer.
+// Reset makes c read a new stream r. The rest of the current slab is
+// used for it: chunks already handed out are never written over.
 func (c *Chunker) Reset(r io.Reader) {
 	c.r = r
-	c.start, c.end = 0, 0
+	c.start = c.end
 	c.err = nil
 }
 
-// Next returns the next chunk in a freshly allocated slice that the
-// caller owns, or io.EOF after the last chunk. An empty stream has no
-// chunks. A read error other than io.EOF is returned as is and repeated
-// by every later call.
+// Next returns the next chunk, or io.EOF after the last chunk. The chunk
+// is a slice of one of the chunker's slabs that the chunker never writes
+// again, with its capacity cut to its length: the caller owns it, and
+// holding it holds the slab. An empty stream has no chunks. A read error
+// other than io.EOF is returned as is and repeated by every later call.
 func (c *Chunker) Next() ([]byte, error) {
-	if c.err != nil && c.err != io.EOF {
-		return nil, c.err
-	}
-	if c.end-c.start < c.p.Max && c.err == nil {
-		c.fill()
+	for {
 		if c.err != nil && c.err != io.EOF {
 			return nil, c.err
 		}
+		avail := c.buf[c.start:c.end]
+		if c.err == io.EOF || len(avail) >= c.p.Max {
+			if len(avail) == 0 {
+				return nil, io.EOF
+			}
+			return c.take(c.cut(avail)), nil
+		}
+		// Fewer than Max bytes and more to come: a boundary among them
+		// is where the whole stream would put it.
+		if n, ok := c.boundary(avail); ok {
+			return c.take(n), nil
+		}
+		c.fill()
 	}
-	if c.start == c.end {
-		return nil, io.EOF
-	}
-	n := c.cut(c.buf[c.start:c.end])
-	// Appending to nil copies without first zeroing the new slice, as
-	// make followed by copy would.
-	out := append([]byte(nil), c.buf[c.start:c.start+n]...)
-	c.start += n
-	return out, nil
 }
 
-// fill moves the unconsumed bytes to the front of the buffer and reads
-// until the buffer is full or the stream ends.
+// take hands out the next n unconsumed bytes.
+func (c *Chunker) take(n int) []byte {
+	out := c.buf[c.start : c.start+n : c.start+n]
+	c.start += n
+	return out
+}
+
+// fill reads until the slab is full or the stream ends. A full slab is
+// first replaced by a new one holding the unconsumed bytes (fewer than
+// Max when Next calls it).
 func (c *Chunker) fill() {
-	if c.buf == nil {
-		c.buf = make([]byte, 2*c.p.Max)
-	}
-	if c.start > 0 {
-		c.end = copy(c.buf, c.buf[c.start:c.end])
-		c.start = 0
+	if c.end == len(c.buf) {
+		// make zeroes only memory that was used before; a fresh span
+		// from the OS is zero already.
+		slab := make([]byte, slabMaxes*c.p.Max)
+		c.end = copy(slab, c.buf[c.start:c.end])
+		c.buf, c.start = slab, 0
 	}
 	empty := 0
 	for c.end < len(c.buf) && c.err == nil {
@@ -176,24 +197,32 @@ func (c *Chunker) fill() {
 }
 
 // cut returns the length of the chunk at the start of data. data holds
-// at least Max bytes unless the stream ends within it. The loops range
-// over subslices with the masks in locals, which keeps bounds checks and
-// field loads out of the per-byte work.
+// at least Max bytes unless the stream ends within it.
 func (c *Chunker) cut(data []byte) int {
-	n := len(data)
-	if n <= c.p.Min {
+	if n, ok := c.boundary(data); ok {
 		return n
 	}
-	n = min(n, c.p.Max)
+	return min(len(data), c.p.Max)
+}
+
+// boundary returns the length of the chunk at the start of data if data
+// holds a content boundary before Max, and false if it holds none. The
+// loops range over subslices with the masks in locals, which keeps
+// bounds checks and field loads out of the per-byte work.
+func (c *Chunker) boundary(data []byte) (int, bool) {
+	n := min(len(data), c.p.Max)
+	if n <= c.p.Min {
+		return 0, false
+	}
 	lo, norm := c.p.Min, min(c.norm, n)
 	var h uint64
 	if i, ok := scan(data[lo:norm], &h, c.maskS); ok {
-		return lo + i
+		return lo + i, true
 	}
 	if i, ok := scan(data[norm:n], &h, c.maskL); ok {
-		return norm + i
+		return norm + i, true
 	}
-	return n
+	return 0, false
 }
 
 // scan rolls the gear hash *h over data and returns the length of the

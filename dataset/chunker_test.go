@@ -128,18 +128,44 @@ func (j *jitterReader) Read(p []byte) (int, error) {
 	return j.r.Read(p[:min(n, len(p))])
 }
 
+// TestChunkerChunksAreOwned: chunks are handed out of the chunker's slabs
+// without a copy, so none may be written over later, by the chunker
+// (more reads, a new slab, a Reset onto another stream) or by an append
+// to its neighbour.
 func TestChunkerChunksAreOwned(t *testing.T) {
-	data := randBytes(4, 200<<10)
-	c, _ := NewChunker(bytes.NewReader(data), testParams)
-	first, _ := c.Next()
-	keep := append([]byte(nil), first...)
-	for {
-		if _, err := c.Next(); err == io.EOF {
-			break
+	streams := [][]byte{randBytes(4, 1<<20+333), randBytes(5, 300<<10), randBytes(6, 7)}
+	c, _ := NewChunker(nil, testParams)
+	var chunks, copies [][]byte
+	for _, data := range streams {
+		// Odd read sizes leave partial chunks at slab ends.
+		c.Reset(&jitterReader{r: bytes.NewReader(data), rng: rand.New(rand.NewPCG(2, 2))})
+		for {
+			x, err := c.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cap(x) != len(x) {
+				t.Fatalf("chunk of %d bytes has capacity %d: an append would write over what follows", len(x), cap(x))
+			}
+			chunks = append(chunks, x)
+			copies = append(copies, bytes.Clone(x))
 		}
 	}
-	if !bytes.Equal(first, keep) {
-		t.Fatal("a returned chunk was overwritten by later calls")
+	for i := range chunks {
+		_ = append(chunks[i], 0xff) // must reallocate, never write in place
+	}
+	var all []byte
+	for i := range chunks {
+		if !bytes.Equal(chunks[i], copies[i]) {
+			t.Fatalf("chunk %d was written over after it was returned", i)
+		}
+		all = append(all, chunks[i]...)
+	}
+	if !bytes.Equal(all, bytes.Join(streams, nil)) {
+		t.Fatal("the chunks do not add up to the streams")
 	}
 }
 
