@@ -329,6 +329,7 @@ func finishFile(out *os.File, e *Entry, from int, sync bool, f *fetcher) error {
 		}
 		var pending int64               // bytes written since the last writeback hint
 		start := off &^ (dropAlign - 1) // where the dropped range starts
+		dropFrom := start               // where the next dropped range starts
 		dropping := false               // some pages were dropped
 		for range e.Chunks[from:] {
 			data, err := f.next()
@@ -348,12 +349,14 @@ func finishFile(out *os.File, e *Entry, from int, sync bool, f *fetcher) error {
 				off, pending = off+pending, 0
 				// Page-cache folios are naturally aligned and at most
 				// 2 MiB here; a folio the range only partly covers is
-				// kept, so the range ends on a multiple of that. It
-				// starts at the file's first written offset every time,
-				// so that pages still being written back at one call
-				// are dropped at a later one.
-				if behind := (off - dropLag) &^ (dropAlign - 1); behind > start {
-					dropCached(out, start, behind-start)
+				// kept, so the range ends on a multiple of that. Each
+				// range goes dropLag back over the last one, so that
+				// pages still being written back at one call are
+				// dropped at a later one (all of the file from its
+				// start at each call cost 0.1 CPU-s per GiB).
+				if behind := (off - dropLag) &^ (dropAlign - 1); behind > dropFrom {
+					dropCached(out, dropFrom, behind-dropFrom)
+					dropFrom = max(start, behind-dropLag)
 					dropping = true
 				}
 			}
