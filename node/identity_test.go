@@ -1,6 +1,7 @@
 package node
 
 import (
+	mathrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/chorus-data/chorus/overlay"
 )
 
 func TestLoadOrCreateIdentity(t *testing.T) {
@@ -82,5 +85,43 @@ func TestLoadOrCreateIdentityRejectsGarbage(t *testing.T) {
 	}
 	if _, err := LoadOrCreateIdentity(dir); err == nil {
 		t.Fatal("a corrupt key file was accepted (or silently replaced)")
+	}
+}
+
+func TestCreateIdentityAt(t *testing.T) {
+	var after overlay.ID
+	after[0] = 0xf0 // near the end of the ring: the window wraps past zero
+	seed := [32]byte{7}
+	a, err := CreateIdentityAt(t.TempDir(), after, 1.0/8, mathrand.NewChaCha8(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPrivateKey(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := overlay.Distance(after, refOf(id).ID); d[0] >= 0x20 {
+		t.Errorf("ring ID %s is %x... after %s, more than an eighth of the ring", refOf(id).ID, d[:4], after)
+	}
+	dir := t.TempDir()
+	b, err := CreateIdentityAt(dir, after, 1.0/8, mathrand.NewChaCha8(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Equals(b) {
+		t.Error("the same rng gave another key")
+	}
+	// The key is the node's: loaded as it is afterwards.
+	c, err := CreateIdentityAt(dir, overlay.ID{}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Equals(c) {
+		t.Error("an existing identity was replaced")
+	}
+	for _, f := range []float64{0, -1, 1.5} {
+		if _, err := CreateIdentityAt(t.TempDir(), after, f, nil); err == nil {
+			t.Errorf("fraction %g accepted", f)
+		}
 	}
 }

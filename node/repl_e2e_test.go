@@ -5,15 +5,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/chorus-data/chorus/dataset"
 	"github.com/chorus-data/chorus/overlay"
@@ -188,40 +185,16 @@ func versionCIDs(t *testing.T, n *Node, p *PublishResult) []cid.Cid {
 
 // makeSmallTree writes count small files (a block each) and one file of
 // big bytes, all random from seed.
-// placeIdentity writes into dir an identity key whose ring ID lies within
+// placeIdentity gives node dir an identity whose ring ID lies within
 // 1/200 of the ring after frac of it, generated from seed, so that the
 // node's place is the same in every run.
 func placeIdentity(t *testing.T, dir string, frac float64, seed uint64) {
 	t.Helper()
-	var key [32]byte
-	binary.LittleEndian.PutUint64(key[:], seed)
-	src := rand.NewChaCha8(key)
-	for range 1_000_000 {
-		priv, _, err := crypto.GenerateEd25519Key(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := peer.IDFromPrivateKey(priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ring := refOf(id).ID
-		if d := float64(binary.BigEndian.Uint64(ring[:8]))/(1<<64) - frac; d < 0 || d >= 1.0/200 {
-			continue
-		}
-		b, err := crypto.MarshalPrivateKey(priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, IdentityFile), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return
+	var at overlay.ID
+	binary.BigEndian.PutUint64(at[:], uint64(frac*(1<<64)))
+	if _, err := CreateIdentityAt(dir, at, 1.0/200, rand.NewChaCha8([32]byte{byte(seed)})); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no key within 1/200 of the ring after %g in a million tries", frac)
 }
 
 func makeSmallTree(t *testing.T, root string, seed uint64, count, big int) {

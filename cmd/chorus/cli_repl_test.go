@@ -5,14 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/chorus-data/chorus/node"
 	"github.com/chorus-data/chorus/overlay"
@@ -125,39 +121,18 @@ func TestCLIReplication(t *testing.T) {
 	}
 }
 
-// placedDataDir returns a new data directory holding an identity key whose
+// placedDataDir returns a new data directory holding an identity whose
 // ring ID lies within 1/200 of the ring after frac of it, generated from
-// a fixed seed, so that the node's place is the same in every run.
+// seed, so that the node's place is the same in every run.
 func placedDataDir(t *testing.T, frac float64, seed uint64) string {
 	t.Helper()
-	var key [32]byte
-	binary.LittleEndian.PutUint64(key[:], seed)
-	src := rand.NewChaCha8(key)
-	for range 1_000_000 {
-		priv, _, err := crypto.GenerateEd25519Key(src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		id, err := peer.IDFromPrivateKey(priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ring := overlay.HashID([]byte(id))
-		if d := float64(binary.BigEndian.Uint64(ring[:8]))/(1<<64) - frac; d < 0 || d >= 1.0/200 {
-			continue
-		}
-		b, err := crypto.MarshalPrivateKey(priv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, node.IdentityFile), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return dir
+	dir := t.TempDir()
+	var at overlay.ID
+	binary.BigEndian.PutUint64(at[:], uint64(frac*(1<<64)))
+	if _, err := node.CreateIdentityAt(dir, at, 1.0/200, rand.NewChaCha8([32]byte{byte(seed)})); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no key within 1/200 of the ring after %g in a million tries", frac)
-	return ""
+	return dir
 }
 
 func randBytes(rng *rand.Rand, n int) []byte {
