@@ -352,8 +352,8 @@ func finishFile(out *os.File, e *Entry, from int, sync bool, f *fetcher) error {
 				// kept, so the range ends on a multiple of that. Each
 				// range goes dropLag back over the last one, so that
 				// pages still being written back at one call are
-				// dropped at a later one (all of the file from its
-				// start at each call cost 0.1 CPU-s per GiB).
+				// dropped at a later one, while the work per call
+				// stays the same however large the file.
 				if behind := (off - dropLag) &^ (dropAlign - 1); behind > dropFrom {
 					dropCached(out, dropFrom, behind-dropFrom)
 					dropFrom = max(start, behind-dropLag)
