@@ -16,6 +16,12 @@ func chunkAll(t testing.TB, r io.Reader, p Params) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return drain(t, c)
+}
+
+// drain returns the chunks c gives until io.EOF.
+func drain(t testing.TB, c *Chunker) [][]byte {
+	t.Helper()
 	var out [][]byte
 	for {
 		b, err := c.Next()
@@ -139,14 +145,7 @@ func TestChunkerChunksAreOwned(t *testing.T) {
 	for _, data := range streams {
 		// Odd read sizes leave partial chunks at slab ends.
 		c.Reset(&jitterReader{r: bytes.NewReader(data), rng: rand.New(rand.NewPCG(2, 2))})
-		for {
-			x, err := c.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, x := range drain(t, c) {
 			if cap(x) != len(x) {
 				t.Fatalf("chunk of %d bytes has capacity %d: an append would write over what follows", len(x), cap(x))
 			}
