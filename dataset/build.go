@@ -157,11 +157,11 @@ func (b *builder) addFile(full, path string, fi fs.FileInfo) error {
 }
 
 // readWhole reads all of f when its size, as stat gave it, is at most
-// min bytes: the chunker never cuts such a stream, so it is one chunk
-// (none when empty). whole is false, and f is back at its start, when
-// the file is larger or has grown past its size since.
-func readWhole(f io.ReadSeeker, size int64, min int) (data []byte, whole bool, err error) {
-	if size < 0 || size > int64(min) {
+// limit bytes (the chunker's Min: it never cuts such a stream, so it is
+// one chunk, none when empty). whole is false, and f is back at its
+// start, when the file is larger or has grown past its size since.
+func readWhole(f io.ReadSeeker, size int64, limit int) (data []byte, whole bool, err error) {
+	if size < 0 || size > int64(limit) {
 		return nil, false, nil
 	}
 	buf := make([]byte, size+1)

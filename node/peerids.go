@@ -1,7 +1,6 @@
 package node
 
 import (
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -30,7 +29,7 @@ func decodePeer(s string) (peer.ID, error) {
 	}
 	p, err := peer.Decode(s)
 	if err != nil {
-		return "", fmt.Errorf("peer ID %q: %w", s, err)
+		return "", err // as peer.Decode gives it: callers add the address
 	}
 	if peerIDCount.Add(1) > peerIDCacheMax {
 		peerIDs.Clear()
