@@ -47,9 +47,10 @@ sim-stable-100k:
     mkdir -p out && go build -o out/chorus ./cmd/chorus
     /usr/bin/time -v out/chorus sim stable --nodes 100000 --succ 34 --duration 10m --lookups 10000 --seed 1 --out out/sim-stable-100k
 
-# Go benchmarks of the hot paths (chunking, hashing, block store, ring).
+# Go benchmarks of the hot paths (chunking, hashing, block store, ring) and
+# of the publish floor against the raw stream.
 bench:
-    go test -run '^$' -bench . -benchmem ./dataset/ ./node/ ./overlay/
+    go test -run '^$' -bench . -benchmem ./dataset/ ./node/ ./overlay/ ./bench/
 
 # Five separate `chorus node` processes on loopback, driven by the CLI.
 ring:

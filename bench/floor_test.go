@@ -1,0 +1,447 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/chorus-data/chorus/dataset"
+)
+
+// floorProtocol is the sink protocol of BenchmarkPublishFloor.
+const floorProtocol = "/chorus/bench/floor/1.0.0"
+
+// floorBytes is how much each of BenchmarkPublishFloor's transfers sends.
+const floorBytes = 128 << 20
+
+// floorAhead is how many chunks sendChunks cuts and hashes ahead of its
+// writers, and floorStreams how many streams it writes on.
+const (
+	floorAhead   = 4
+	floorStreams = 4
+)
+
+// BenchmarkPublishFloor measures how close to the raw stream any publish
+// can come that names blocks by their content and stores only verified
+// ones. Every operation makes three transfers of floorBytes, in turn,
+// each between two loopback hosts built as nodes build theirs:
+//
+//   - raw: 1 MiB writes on one stream, read and discarded (what `chorus
+//     bench` calls raw_stream_MBps);
+//   - verified: the sender cuts the bytes (from memory) with the
+//     content-defined chunker and hashes each chunk in a goroutine of its
+//     own, a few ahead, as Build does, and writes the CID and the chunk on
+//     one of floorStreams streams; the receiver reads each chunk whole and
+//     verifies it against its CID;
+//   - stored: as verified, but the sender reads a file and the receiver
+//     appends every verified chunk to a file: the least a publish does,
+//     but for making the blocks durable.
+//
+// Nothing else of a publish is there: no protocol messages, no index, no
+// ring. Because the transfers take turns, their rates and ratios to raw
+// come from the same minutes of a noisy machine; the CPU time each took
+// per GB is reported beside them:
+//
+//	go test -run '^$' -bench PublishFloor -count 5 ./bench/
+func BenchmarkPublishFloor(b *testing.B) {
+	src := floorSource(floorBytes)
+	dir := b.TempDir()
+	file := filepath.Join(dir, "source")
+	if err := os.WriteFile(file, src, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	discard := func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err }
+	fromFile := func(ws []io.Writer) error {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return sendChunks(ws, f)
+	}
+	transfers := []struct {
+		name    string
+		a, z    host.Host
+		streams int
+		send    func([]io.Writer) error
+	}{
+		{name: "raw", streams: 1, send: func(ws []io.Writer) error { return sendRaw(ws[0], src) }},
+		{name: "verified", streams: floorStreams, send: func(ws []io.Writer) error {
+			return sendChunks(ws, bytes.NewReader(src))
+		}},
+		{name: "stored", streams: floorStreams, send: fromFile},
+	}
+	sinks := []func(io.Reader) error{discard, sinkChunks(nil), sinkChunks(storeIn(dir))}
+	for i := range transfers {
+		transfers[i].a, transfers[i].z = floorHosts(b, sinks[i])
+	}
+	wall := make([]time.Duration, len(transfers))
+	cpu := make([]time.Duration, len(transfers))
+	for b.Loop() {
+		for i, t := range transfers {
+			t0, c0 := time.Now(), processCPU()
+			if err := floorOnce(t.a, t.z, t.streams, t.send); err != nil {
+				b.Fatalf("%s: %v", t.name, err)
+			}
+			wall[i] += time.Since(t0)
+			cpu[i] += processCPU() - c0
+		}
+	}
+	gb := float64(b.N) * floorBytes / 1e9
+	for i, t := range transfers {
+		b.ReportMetric(gb*1e3/wall[i].Seconds(), t.name+"_MB/s")
+		b.ReportMetric(cpu[i].Seconds()/gb, t.name+"_CPU-s/GB")
+		if i > 0 {
+			b.ReportMetric(wall[0].Seconds()/wall[i].Seconds(), t.name+"_per_raw")
+		}
+	}
+}
+
+// TestPublishFloorVerifies checks that the floor's receivers verify and
+// store what they are sent: a chunk changed in flight fails the transfer,
+// and an honest transfer stores every byte.
+func TestPublishFloorVerifies(t *testing.T) {
+	src := floorSource(8 << 20)
+	dir := t.TempDir()
+	counted := &countStore{}
+	a, z := floorHosts(t, sinkChunks(func() chunkStore { return counted }))
+	send := func(ws []io.Writer) error { return sendChunks(ws, bytes.NewReader(src)) }
+	if err := floorOnce(a, z, floorStreams, send); err != nil {
+		t.Fatal(err)
+	}
+	if got := counted.bytes.Load(); got != int64(len(src)) {
+		t.Fatalf("stored %d bytes of %d", got, len(src))
+	}
+	tamper := func(ws []io.Writer) error {
+		for i := range ws {
+			ws[i] = &flipper{w: ws[i]}
+		}
+		return send(ws)
+	}
+	if err := floorOnce(a, z, floorStreams, tamper); err == nil {
+		t.Fatal("a changed chunk was accepted")
+	}
+	// The file store removes its file at the end.
+	a, z = floorHosts(t, sinkChunks(storeIn(dir)))
+	if err := floorOnce(a, z, 1, send); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := os.ReadDir(dir); err != nil || len(left) != 0 {
+		t.Fatalf("the file store left %d files (%v)", len(left), err)
+	}
+}
+
+// countStore counts the bytes put in it, by every stream.
+type countStore struct{ bytes atomic.Int64 }
+
+func (cs *countStore) put(data []byte) error { cs.bytes.Add(int64(len(data))); return nil }
+func (cs *countStore) finish() error         { return nil }
+
+// flipper changes one byte of every write larger than a chunk header.
+type flipper struct{ w io.Writer }
+
+func (f *flipper) Write(p []byte) (int, error) {
+	if len(p) > 1024 {
+		q := bytes.Clone(p)
+		q[len(q)/2] ^= 1
+		p = q
+	}
+	return f.w.Write(p)
+}
+
+// floorSource returns n fixed pseudo-random bytes.
+func floorSource(n int) []byte {
+	src := make([]byte, n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i+8 <= len(src); i += 8 {
+		binary.LittleEndian.PutUint64(src[i:], rng.Uint64())
+	}
+	return src
+}
+
+// processCPU returns the CPU time (user and system) the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// floorHosts starts the sending and the receiving host; the receiver runs
+// sink on every stream and answers one byte when sink succeeds.
+func floorHosts(tb testing.TB, sink func(io.Reader) error) (host.Host, host.Host) {
+	ctx := context.Background()
+	a, err := benchHost(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = a.Close() })
+	z, err := benchHost(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = z.Close() })
+	z.SetStreamHandler(floorProtocol, func(s network.Stream) {
+		defer s.Close()
+		if err := sink(s); err != nil {
+			_ = s.Reset()
+			return
+		}
+		_, _ = s.Write([]byte{1})
+	})
+	if err := a.Connect(ctx, peer.AddrInfo{ID: z.ID(), Addrs: z.Addrs()}); err != nil {
+		tb.Fatal(err)
+	}
+	return a, z
+}
+
+// floorOnce opens n streams to z, has send write on them, and waits for
+// the receiver's answer on each.
+func floorOnce(a, z host.Host, n int, send func([]io.Writer) error) error {
+	streams := make([]network.Stream, n)
+	ws := make([]io.Writer, n)
+	for i := range streams {
+		s, err := a.NewStream(context.Background(), z.ID(), floorProtocol)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		streams[i], ws[i] = s, s
+	}
+	if err := send(ws); err != nil {
+		return err
+	}
+	for _, s := range streams {
+		if err := s.CloseWrite(); err != nil {
+			return err
+		}
+	}
+	for _, s := range streams {
+		var one [1]byte
+		if _, err := io.ReadFull(s, one[:]); err != nil {
+			return fmt.Errorf("the receiver did not confirm: %w", err)
+		}
+	}
+	return nil
+}
+
+// sendRaw writes src in 1 MiB writes, as the raw stream of `chorus bench`
+// does.
+func sendRaw(w io.Writer, src []byte) error {
+	for len(src) > 0 {
+		n := min(len(src), 1<<20)
+		if _, err := w.Write(src[:n]); err != nil {
+			return err
+		}
+		src = src[n:]
+	}
+	return nil
+}
+
+// sendChunks cuts r into content-defined chunks and hashes each in its
+// own goroutine, at most floorAhead chunks ahead of the writers. One
+// writer per stream takes the next hashed chunk and writes its CID's
+// length, the CID, the chunk's length and the chunk, so that, as in a
+// publish, several chunks are under way at once.
+func sendChunks(ws []io.Writer, r io.Reader) error {
+	ch, err := dataset.NewChunker(r, dataset.Params{})
+	if err != nil {
+		return err
+	}
+	type hashed struct {
+		data []byte
+		c    cid.Cid
+		done chan struct{}
+	}
+	ahead := make(chan *hashed, floorAhead)
+	quit := make(chan struct{})
+	cut := make(chan error, 1)
+	go func() {
+		defer close(ahead)
+		for {
+			data, err := ch.Next()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					err = nil
+				}
+				cut <- err
+				return
+			}
+			h := &hashed{data: data, done: make(chan struct{})}
+			go func() { h.c = dataset.BlockCID(h.data); close(h.done) }()
+			select {
+			case ahead <- h:
+			case <-quit:
+				cut <- nil
+				return
+			}
+		}
+	}()
+	var (
+		mu   sync.Mutex
+		werr error
+		wg   sync.WaitGroup
+	)
+	for _, w := range ws {
+		wg.Go(func() {
+			var hdr []byte
+			for h := range ahead {
+				<-h.done
+				cb := h.c.Bytes()
+				hdr = binary.AppendUvarint(hdr[:0], uint64(len(cb)))
+				hdr = append(hdr, cb...)
+				hdr = binary.AppendUvarint(hdr, uint64(len(h.data)))
+				_, err := w.Write(hdr)
+				if err == nil {
+					_, err = w.Write(h.data)
+				}
+				if err != nil {
+					mu.Lock()
+					if werr == nil {
+						werr = err
+						close(quit)
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := <-cut; err != nil {
+		return err
+	}
+	return werr
+}
+
+// chunkStore keeps the verified chunks of one stream.
+type chunkStore interface {
+	put(data []byte) error
+	// finish runs after the stream's last chunk, before the receiver
+	// answers.
+	finish() error
+}
+
+// fileStore appends a stream's chunks to a file of its own and removes it
+// at the end, so that the next transfer starts with no file. It does not
+// sync: a publish also makes its blocks durable, and how well it overlaps
+// that wait with its next blocks is its own design, not the floor's.
+type fileStore struct {
+	dir string
+	f   *os.File
+}
+
+func (fs *fileStore) put(data []byte) error {
+	if fs.f == nil {
+		f, err := os.CreateTemp(fs.dir, "stored")
+		if err != nil {
+			return err
+		}
+		fs.f = f
+	}
+	_, err := fs.f.Write(data)
+	return err
+}
+
+func (fs *fileStore) finish() error {
+	if fs.f == nil {
+		return nil
+	}
+	err := fs.f.Close()
+	if rerr := os.Remove(fs.f.Name()); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// storeIn returns a new fileStore in dir for every stream.
+func storeIn(dir string) func() chunkStore {
+	return func() chunkStore { return &fileStore{dir: dir} }
+}
+
+// sinkChunks returns a sink that reads what sendChunks writes on one
+// stream, verifies every chunk against its CID and, when newStore is not
+// nil, puts it in the chunkStore newStore makes for the stream.
+func sinkChunks(newStore func() chunkStore) func(io.Reader) error {
+	return func(r io.Reader) error {
+		var store chunkStore
+		if newStore != nil {
+			store = newStore()
+		}
+		br := bufio.NewReaderSize(r, 64<<10)
+		buf := make([]byte, dataset.MaxBlockSize)
+		for {
+			c, n, err := readChunkHeader(br)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if n > uint64(len(buf)) {
+				return fmt.Errorf("chunk of %d bytes", n)
+			}
+			if _, err := io.ReadFull(br, buf[:n]); err != nil {
+				return err
+			}
+			if err := dataset.VerifyBlock(c, buf[:n]); err != nil {
+				return err
+			}
+			if store != nil {
+				if err := store.put(buf[:n]); err != nil {
+					return err
+				}
+			}
+		}
+		if store != nil {
+			return store.finish()
+		}
+		return nil
+	}
+}
+
+// readChunkHeader reads a chunk's CID and length; io.EOF means the stream
+// ended cleanly before it.
+func readChunkHeader(br *bufio.Reader) (cid.Cid, uint64, error) {
+	cl, err := binary.ReadUvarint(br)
+	if errors.Is(err, io.EOF) {
+		return cid.Undef, 0, io.EOF
+	}
+	if err != nil {
+		return cid.Undef, 0, fmt.Errorf("reading a CID's length: %w", err)
+	}
+	if cl > 128 {
+		return cid.Undef, 0, fmt.Errorf("a CID of %d bytes", cl)
+	}
+	cb := make([]byte, cl)
+	if _, err := io.ReadFull(br, cb); err != nil {
+		return cid.Undef, 0, err
+	}
+	c, err := cid.Cast(cb)
+	if err != nil {
+		return cid.Undef, 0, err
+	}
+	n, err := binary.ReadUvarint(br)
+	if err != nil {
+		return cid.Undef, 0, fmt.Errorf("reading a chunk's length: %w", err)
+	}
+	return c, n, nil
+}
