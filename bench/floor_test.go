@@ -379,42 +379,48 @@ func storeIn(dir string) func() chunkStore {
 
 // sinkChunks returns a sink that reads what sendChunks writes on one
 // stream, verifies every chunk against its CID and, when newStore is not
-// nil, puts it in the chunkStore newStore makes for the stream.
+// nil, puts it in the chunkStore newStore makes for the stream, which it
+// finishes however the stream ends.
 func sinkChunks(newStore func() chunkStore) func(io.Reader) error {
-	return func(r io.Reader) error {
-		var store chunkStore
+	return func(r io.Reader) (err error) {
 		if newStore != nil {
-			store = newStore()
-		}
-		br := bufio.NewReaderSize(r, 64<<10)
-		buf := make([]byte, dataset.MaxBlockSize)
-		for {
-			c, n, err := readChunkHeader(br)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			if n > uint64(len(buf)) {
-				return fmt.Errorf("chunk of %d bytes", n)
-			}
-			if _, err := io.ReadFull(br, buf[:n]); err != nil {
-				return err
-			}
-			if err := dataset.VerifyBlock(c, buf[:n]); err != nil {
-				return err
-			}
-			if store != nil {
-				if err := store.put(buf[:n]); err != nil {
-					return err
+			store := newStore()
+			defer func() {
+				if ferr := store.finish(); err == nil {
+					err = ferr
 				}
-			}
+			}()
+			return readChunks(r, store.put)
 		}
-		if store != nil {
-			return store.finish()
+		return readChunks(r, func([]byte) error { return nil })
+	}
+}
+
+// readChunks reads what sendChunks writes on one stream until it ends,
+// verifies every chunk against its CID and hands it to put.
+func readChunks(r io.Reader, put func(data []byte) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	buf := make([]byte, dataset.MaxBlockSize)
+	for {
+		c, n, err := readChunkHeader(br)
+		if errors.Is(err, io.EOF) {
+			return nil
 		}
-		return nil
+		if err != nil {
+			return err
+		}
+		if n > uint64(len(buf)) {
+			return fmt.Errorf("a chunk of %d bytes, more than a block may hold", n)
+		}
+		if _, err := io.ReadFull(br, buf[:n]); err != nil {
+			return err
+		}
+		if err := dataset.VerifyBlock(c, buf[:n]); err != nil {
+			return err
+		}
+		if err := put(buf[:n]); err != nil {
+			return err
+		}
 	}
 }
 
