@@ -31,8 +31,9 @@ const floorProtocol = "/chorus/bench/floor/1.0.0"
 // floorBytes is how much each of BenchmarkPublishFloor's transfers sends.
 const floorBytes = 128 << 20
 
-// floorAhead is how many chunks sendChunks cuts and hashes ahead of its
-// writers, and floorStreams how many streams it writes on.
+// floorAhead is how many chunks sendChunks holds for its writers beyond
+// those Build hashes ahead, and floorStreams how many streams it writes
+// on.
 const (
 	floorAhead   = 4
 	floorStreams = 4
@@ -45,14 +46,14 @@ const (
 //
 //   - raw: 1 MiB writes on one stream, read and discarded (what `chorus
 //     bench` calls raw_stream_MBps);
-//   - verified: the sender cuts the bytes (from memory) with the
-//     content-defined chunker and hashes each chunk in a goroutine of its
-//     own, a few ahead, as Build does, and writes the CID and the chunk on
-//     one of floorStreams streams; the receiver reads each chunk whole and
-//     verifies it against its CID;
-//   - stored: as verified, but the sender reads a file and the receiver
-//     appends every verified chunk to a file: the least a publish does,
-//     but for making the blocks durable.
+//   - verified: the sender runs dataset.Build on a file of those bytes
+//     (in the page cache), which cuts and hashes its chunks as a publish
+//     does, and writes each CID and chunk on one of floorStreams streams;
+//     the receiver reads each chunk whole and verifies it against its
+//     CID;
+//   - stored: as verified, and the receiver appends every verified chunk
+//     to a file: the least a publish does, but for making the blocks
+//     durable.
 //
 // Nothing else of a publish is there: no protocol messages, no index, no
 // ring. Because the transfers take turns, their rates and ratios to raw
@@ -68,14 +69,7 @@ func BenchmarkPublishFloor(b *testing.B) {
 		b.Fatal(err)
 	}
 	discard := func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err }
-	fromFile := func(ws []io.Writer) error {
-		f, err := os.Open(file)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		return sendChunks(ws, f)
-	}
+	fromFile := func(ws []io.Writer) error { return sendChunks(ws, file) }
 	transfers := []struct {
 		name    string
 		a, z    host.Host
@@ -83,9 +77,7 @@ func BenchmarkPublishFloor(b *testing.B) {
 		send    func([]io.Writer) error
 	}{
 		{name: "raw", streams: 1, send: func(ws []io.Writer) error { return sendRaw(ws[0], src) }},
-		{name: "verified", streams: floorStreams, send: func(ws []io.Writer) error {
-			return sendChunks(ws, bytes.NewReader(src))
-		}},
+		{name: "verified", streams: floorStreams, send: fromFile},
 		{name: "stored", streams: floorStreams, send: fromFile},
 	}
 	sinks := []func(io.Reader) error{discard, sinkChunks(nil), sinkChunks(storeIn(dir))}
@@ -119,10 +111,14 @@ func BenchmarkPublishFloor(b *testing.B) {
 // and an honest transfer stores every byte.
 func TestPublishFloorVerifies(t *testing.T) {
 	src := floorSource(8 << 20)
+	file := filepath.Join(t.TempDir(), "source")
+	if err := os.WriteFile(file, src, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	counted := &countStore{}
 	a, z := floorHosts(t, sinkChunks(func() chunkStore { return counted }))
-	send := func(ws []io.Writer) error { return sendChunks(ws, bytes.NewReader(src)) }
+	send := func(ws []io.Writer) error { return sendChunks(ws, file) }
 	if err := floorOnce(a, z, floorStreams, send); err != nil {
 		t.Fatal(err)
 	}
@@ -256,45 +252,18 @@ func sendRaw(w io.Writer, src []byte) error {
 	return nil
 }
 
-// sendChunks cuts r into content-defined chunks and hashes each in its
-// own goroutine, at most floorAhead chunks ahead of the writers. One
-// writer per stream takes the next hashed chunk and writes its CID's
-// length, the CID, the chunk's length and the chunk, so that, as in a
-// publish, several chunks are under way at once.
-func sendChunks(ws []io.Writer, r io.Reader) error {
-	ch, err := dataset.NewChunker(r, dataset.Params{})
-	if err != nil {
-		return err
-	}
-	type hashed struct {
-		data []byte
+// sendChunks publishes the file at path over ws the way Build cuts and
+// hashes a publish's chunks (a few ahead, in goroutines of their own):
+// one writer per stream takes the next chunk Build hands over and writes
+// its CID's length, the CID, the chunk's length and the chunk, so that,
+// as in a publish, several chunks are under way at once.
+func sendChunks(ws []io.Writer, path string) error {
+	type chunk struct {
 		c    cid.Cid
-		done chan struct{}
+		data []byte
 	}
-	ahead := make(chan *hashed, floorAhead)
+	ahead := make(chan chunk, floorAhead)
 	quit := make(chan struct{})
-	cut := make(chan error, 1)
-	go func() {
-		defer close(ahead)
-		for {
-			data, err := ch.Next()
-			if err != nil {
-				if errors.Is(err, io.EOF) {
-					err = nil
-				}
-				cut <- err
-				return
-			}
-			h := &hashed{data: data, done: make(chan struct{})}
-			go func() { h.c = dataset.BlockCID(h.data); close(h.done) }()
-			select {
-			case ahead <- h:
-			case <-quit:
-				cut <- nil
-				return
-			}
-		}
-	}()
 	var (
 		mu   sync.Mutex
 		werr error
@@ -303,15 +272,14 @@ func sendChunks(ws []io.Writer, r io.Reader) error {
 	for _, w := range ws {
 		wg.Go(func() {
 			var hdr []byte
-			for h := range ahead {
-				<-h.done
-				cb := h.c.Bytes()
+			for ch := range ahead {
+				cb := ch.c.Bytes()
 				hdr = binary.AppendUvarint(hdr[:0], uint64(len(cb)))
 				hdr = append(hdr, cb...)
-				hdr = binary.AppendUvarint(hdr, uint64(len(h.data)))
+				hdr = binary.AppendUvarint(hdr, uint64(len(ch.data)))
 				_, err := w.Write(hdr)
 				if err == nil {
-					_, err = w.Write(h.data)
+					_, err = w.Write(ch.data)
 				}
 				if err != nil {
 					mu.Lock()
@@ -325,11 +293,20 @@ func sendChunks(ws []io.Writer, r io.Reader) error {
 			}
 		})
 	}
+	_, _, err := dataset.Build(path, dataset.Params{}, func(c cid.Cid, data []byte) error {
+		select {
+		case ahead <- chunk{c, data}:
+			return nil
+		case <-quit:
+			return errors.New("a stream failed")
+		}
+	})
+	close(ahead)
 	wg.Wait()
-	if err := <-cut; err != nil {
-		return err
+	if werr != nil {
+		return werr
 	}
-	return werr
+	return err
 }
 
 // chunkStore keeps the verified chunks of one stream.
