@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -44,10 +43,10 @@ const (
 // ones. Every operation makes three transfers of floorBytes, in turn,
 // each between two loopback hosts built as nodes build theirs:
 //
-//   - raw: 1 MiB writes on one stream, read and discarded (what `chorus
-//     bench` calls raw_stream_MBps);
-//   - verified: the sender runs dataset.Build on a file of those bytes
-//     (in the page cache), which cuts and hashes its chunks as a publish
+//   - raw: 1 MiB writes on one stream, read and discarded, as `chorus
+//     bench` measures raw_stream_MBps (sendZeros);
+//   - verified: the sender runs dataset.Build on a file of pseudo-random
+//     bytes (in the page cache), which cuts and hashes its chunks as a publish
 //     does, and writes each CID and chunk on one of floorStreams streams;
 //     the receiver reads each chunk whole and verifies it against its
 //     CID;
@@ -62,10 +61,9 @@ const (
 //
 //	go test -run '^$' -bench PublishFloor -count 5 ./bench/
 func BenchmarkPublishFloor(b *testing.B) {
-	src := floorSource(floorBytes)
 	dir := b.TempDir()
 	file := filepath.Join(dir, "source")
-	if err := os.WriteFile(file, src, 0o600); err != nil {
+	if err := writeRandom(file, floorBytes, 1); err != nil {
 		b.Fatal(err)
 	}
 	discard := func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err }
@@ -76,7 +74,7 @@ func BenchmarkPublishFloor(b *testing.B) {
 		streams int
 		send    func([]io.Writer) error
 	}{
-		{name: "raw", streams: 1, send: func(ws []io.Writer) error { return sendRaw(ws[0], src) }},
+		{name: "raw", streams: 1, send: func(ws []io.Writer) error { return sendZeros(ws[0], floorBytes) }},
 		{name: "verified", streams: floorStreams, send: fromFile},
 		{name: "stored", streams: floorStreams, send: fromFile},
 	}
@@ -110,9 +108,9 @@ func BenchmarkPublishFloor(b *testing.B) {
 // store what they are sent: a chunk changed in flight fails the transfer,
 // and an honest transfer stores every byte.
 func TestPublishFloorVerifies(t *testing.T) {
-	src := floorSource(8 << 20)
+	const size = 8 << 20
 	file := filepath.Join(t.TempDir(), "source")
-	if err := os.WriteFile(file, src, 0o600); err != nil {
+	if err := writeRandom(file, size, 1); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -122,8 +120,8 @@ func TestPublishFloorVerifies(t *testing.T) {
 	if err := floorOnce(a, z, floorStreams, send); err != nil {
 		t.Fatal(err)
 	}
-	if got := counted.bytes.Load(); got != int64(len(src)) {
-		t.Fatalf("stored %d bytes of %d", got, len(src))
+	if got := counted.bytes.Load(); got != size {
+		t.Fatalf("stored %d bytes of %d", got, size)
 	}
 	tamper := func(ws []io.Writer) error {
 		for i := range ws {
@@ -160,16 +158,6 @@ func (f *flipper) Write(p []byte) (int, error) {
 		p = q
 	}
 	return f.w.Write(p)
-}
-
-// floorSource returns n fixed pseudo-random bytes.
-func floorSource(n int) []byte {
-	src := make([]byte, n)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i+8 <= len(src); i += 8 {
-		binary.LittleEndian.PutUint64(src[i:], rng.Uint64())
-	}
-	return src
 }
 
 // processCPU returns the CPU time (user and system) the process has used.
@@ -235,19 +223,6 @@ func floorOnce(a, z host.Host, n int, send func([]io.Writer) error) error {
 		if _, err := io.ReadFull(s, one[:]); err != nil {
 			return fmt.Errorf("the receiver did not confirm: %w", err)
 		}
-	}
-	return nil
-}
-
-// sendRaw writes src in 1 MiB writes, as the raw stream of `chorus bench`
-// does.
-func sendRaw(w io.Writer, src []byte) error {
-	for len(src) > 0 {
-		n := min(len(src), 1<<20)
-		if _, err := w.Write(src[:n]); err != nil {
-			return err
-		}
-		src = src[n:]
 	}
 	return nil
 }

@@ -44,23 +44,34 @@ func rawStream(ctx context.Context, size int64) (float64, error) {
 		return 0, fmt.Errorf("bench raw: %w", err)
 	}
 	defer s.Close()
-	buf := make([]byte, 1<<20)
 	start := time.Now()
-	for left := size; left > 0; {
-		n := min(left, int64(len(buf)))
-		if _, err := s.Write(buf[:n]); err != nil {
-			return 0, fmt.Errorf("bench raw: %w", err)
-		}
-		left -= n
+	if err := sendZeros(s, size); err != nil {
+		return 0, fmt.Errorf("bench raw: %w", err)
 	}
 	if err := s.CloseWrite(); err != nil {
 		return 0, fmt.Errorf("bench raw: %w", err)
 	}
 	// The sink answers once it has read everything.
-	if _, err := io.ReadFull(s, buf[:1]); err != nil {
+	var one [1]byte
+	if _, err := io.ReadFull(s, one[:]); err != nil {
 		return 0, fmt.Errorf("bench raw: %w", err)
 	}
 	return mbps(size, time.Since(start)), nil
+}
+
+// sendZeros writes size zero bytes to w in 1 MiB writes: the raw
+// stream's traffic (the transport encrypts it, so the bytes' values do
+// not matter).
+func sendZeros(w io.Writer, size int64) error {
+	buf := make([]byte, 1<<20)
+	for left := size; left > 0; {
+		n := min(left, int64(len(buf)))
+		if _, err := w.Write(buf[:n]); err != nil {
+			return err
+		}
+		left -= n
+	}
+	return nil
 }
 
 func benchHost(ctx context.Context) (host.Host, error) {
